@@ -1,0 +1,80 @@
+package telemetry
+
+import (
+	"log/slog"
+	"net/http"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Option configures the middleware and the HTTP client transport.
+type Option func(*config)
+
+type config struct {
+	tracerProvider trace.TracerProvider
+	meterProvider  metric.MeterProvider
+	propagators    propagation.TextMapPropagator
+	logger         *slog.Logger
+	trusted        func(*http.Request) bool
+	maxHeaderBytes int
+}
+
+func newConfig(opts []Option) *config {
+	c := &config{maxHeaderBytes: DefaultMaxHeaderBytes}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.tracerProvider == nil {
+		c.tracerProvider = otel.GetTracerProvider()
+	}
+	if c.meterProvider == nil {
+		c.meterProvider = otel.GetMeterProvider()
+	}
+	if c.propagators == nil {
+		c.propagators = otel.GetTextMapPropagator()
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	return c
+}
+
+// WithTracerProvider sets the tracer provider; default the global one.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(c *config) { c.tracerProvider = tp }
+}
+
+// WithMeterProvider sets the meter provider; default the global one.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(c *config) { c.meterProvider = mp }
+}
+
+// WithPropagators sets the propagators; default the global ones.
+func WithPropagators(p propagation.TextMapPropagator) Option {
+	return func(c *config) { c.propagators = p }
+}
+
+// WithLogger sets the logger for access lines and recovered panics.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) { c.logger = l }
+}
+
+// WithTrustedCaller makes the middleware continue an incoming trace only for
+// requests fn accepts (an authenticated client); others start a fresh trace
+// linked to the one they claimed. Without it every valid traceparent is
+// continued, which suits services reached only from inside.
+func WithTrustedCaller(fn func(*http.Request) bool) Option {
+	return func(c *config) { c.trusted = fn }
+}
+
+// WithMaxHeaderBytes sets the header budget answered with a JSON 431.
+func WithMaxHeaderBytes(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxHeaderBytes = n
+		}
+	}
+}

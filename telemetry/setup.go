@@ -1,0 +1,270 @@
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/contrib/bridges/otelslog"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/log/global"
+	lognoop "go.opentelemetry.io/otel/log/noop"
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	otellog "go.opentelemetry.io/otel/log"
+)
+
+// ScopeName is the instrumentation scope of everything this package records.
+const ScopeName = "github.com/starmates-ai/ai-teams/telemetry"
+
+// Telemetry holds one service's providers and its logger. Create it with
+// Setup, release it with Shutdown.
+type Telemetry struct {
+	Config         Config
+	Logger         *slog.Logger
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
+	LoggerProvider otellog.LoggerProvider
+	Propagator     propagation.TextMapPropagator
+
+	shutdowns []func(context.Context) error
+}
+
+// Setup builds the tracer, meter and logger providers, installs them (and the
+// W3C trace-context + baggage propagator) as the OTel globals, and returns a
+// logger that writes CloudWatch-shaped JSON to stdout and the same records to
+// the OTel logs pipeline.
+//
+// Setup never dials: OTLP connections are made lazily, so a service starts
+// (and serves) with no collector listening. Export failures are reported
+// through the returned logger at most once per interval, never per request.
+func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	level, _ := cfg.level()
+
+	out := cfg.LogWriter
+	if out == nil {
+		out = os.Stdout
+	}
+	stdout := NewHandler(out, HandlerOptions{Service: cfg.ServiceName, Level: level})
+
+	t := &Telemetry{
+		Config:     cfg,
+		Propagator: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
+	}
+	otel.SetTextMapPropagator(t.Propagator)
+	otel.SetErrorHandler(newOnceErrorHandler(slog.New(stdout), time.Minute))
+
+	if cfg.Disabled {
+		t.TracerProvider = tracenoop.NewTracerProvider()
+		t.MeterProvider = metricnoop.NewMeterProvider()
+		t.LoggerProvider = lognoop.NewLoggerProvider()
+		t.Logger = slog.New(stdout)
+		return t, nil
+	}
+
+	normaliseEndpointEnv()
+	res, err := newResource(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+
+	traceExp, err := otlptracegrpc.New(ctx, traceOptions(cfg.OTLPEndpoint)...)
+	if err != nil {
+		return nil, err
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(traceExp), sdktrace.WithResource(res))
+	t.shutdowns = append(t.shutdowns, tp.Shutdown)
+
+	metricExp, err := otlpmetricgrpc.New(ctx, metricOptions(cfg.OTLPEndpoint)...)
+	if err != nil {
+		return nil, errors.Join(err, t.Shutdown(ctx))
+	}
+	mp := sdkmetric.NewMeterProvider(
+		sdkmetric.WithReader(sdkmetric.NewPeriodicReader(metricExp)),
+		sdkmetric.WithResource(res),
+	)
+	t.shutdowns = append(t.shutdowns, mp.Shutdown)
+
+	logExp, err := otlploggrpc.New(ctx, logOptions(cfg.OTLPEndpoint)...)
+	if err != nil {
+		return nil, errors.Join(err, t.Shutdown(ctx))
+	}
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewBatchProcessor(logExp)), sdklog.WithResource(res))
+	t.shutdowns = append(t.shutdowns, lp.Shutdown)
+
+	otel.SetTracerProvider(tp)
+	otel.SetMeterProvider(mp)
+	global.SetLoggerProvider(lp)
+	t.TracerProvider, t.MeterProvider, t.LoggerProvider = tp, mp, lp
+
+	bridge := otelslog.NewHandler(ScopeName, otelslog.WithLoggerProvider(lp), otelslog.WithVersion(cfg.ServiceVersion))
+	t.Logger = slog.New(slog.NewMultiHandler(stdout, levelGate{bridge, level}))
+	return t, nil
+}
+
+// Shutdown flushes and stops every provider. Call it once, with a deadline:
+// with no collector listening it returns when ctx expires.
+func (t *Telemetry) Shutdown(ctx context.Context) error {
+	var errs []error
+	for i := len(t.shutdowns) - 1; i >= 0; i-- {
+		errs = append(errs, t.shutdowns[i](ctx))
+	}
+	t.shutdowns = nil
+	return errors.Join(errs...)
+}
+
+// Tracer returns this package's tracer from the service's provider.
+func (t *Telemetry) Tracer() trace.Tracer { return t.TracerProvider.Tracer(ScopeName) }
+
+func newResource(ctx context.Context, cfg Config) (*resource.Resource, error) {
+	// Explicit attributes win over OTEL_RESOURCE_ATTRIBUTES: they come from
+	// the variables this project documents (ENVIRONMENT, PROJECT, ...).
+	return resource.New(ctx,
+		resource.WithFromEnv(),
+		resource.WithTelemetrySDK(),
+		resource.WithHost(),
+		resource.WithAttributes(
+			semconv.ServiceName(cfg.ServiceName),
+			semconv.ServiceVersion(cfg.ServiceVersion),
+			semconv.DeploymentEnvironmentNameKey.String(cfg.Environment),
+			attribute.String("project", cfg.Project),
+		),
+	)
+}
+
+// endpoint turns OTEL_EXPORTER_OTLP_ENDPOINT into host:port and whether TLS is
+// off. A bare host:port (the conventions' form) means plaintext, as does http://.
+func endpoint(raw string) (hostport string, insecure bool) {
+	if !strings.Contains(raw, "://") {
+		return raw, true
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return raw, true
+	}
+	return u.Host, u.Scheme != "https"
+}
+
+// normaliseEndpointEnv adds http:// to a scheme-less OTEL_EXPORTER_OTLP_ENDPOINT.
+// The conventions use host:port, but the OTLP exporters also parse the
+// variable themselves, as a URL, and log a parse error for host:port.
+func normaliseEndpointEnv() {
+	const key = "OTEL_EXPORTER_OTLP_ENDPOINT"
+	if v := os.Getenv(key); v != "" && !strings.Contains(v, "://") {
+		_ = os.Setenv(key, "http://"+v)
+	}
+}
+
+// signalEndpointSet reports whether a signal-specific endpoint variable is
+// set; the exporter then reads it itself and ours must not override it.
+func signalEndpointSet(signal string) bool {
+	return os.Getenv("OTEL_EXPORTER_OTLP_"+signal+"_ENDPOINT") != ""
+}
+
+func traceOptions(raw string) []otlptracegrpc.Option {
+	if signalEndpointSet("TRACES") {
+		return nil
+	}
+	hp, insecure := endpoint(raw)
+	opts := []otlptracegrpc.Option{otlptracegrpc.WithEndpoint(hp)}
+	if insecure {
+		opts = append(opts, otlptracegrpc.WithInsecure())
+	}
+	return opts
+}
+
+func metricOptions(raw string) []otlpmetricgrpc.Option {
+	if signalEndpointSet("METRICS") {
+		return nil
+	}
+	hp, insecure := endpoint(raw)
+	opts := []otlpmetricgrpc.Option{otlpmetricgrpc.WithEndpoint(hp)}
+	if insecure {
+		opts = append(opts, otlpmetricgrpc.WithInsecure())
+	}
+	return opts
+}
+
+func logOptions(raw string) []otlploggrpc.Option {
+	if signalEndpointSet("LOGS") {
+		return nil
+	}
+	hp, insecure := endpoint(raw)
+	opts := []otlploggrpc.Option{otlploggrpc.WithEndpoint(hp)}
+	if insecure {
+		opts = append(opts, otlploggrpc.WithInsecure())
+	}
+	return opts
+}
+
+// levelGate applies the service's level to a handler that has none of its
+// own (the OTel bridge forwards everything its provider enables).
+type levelGate struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (g levelGate) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= g.min && g.Handler.Enabled(ctx, l)
+}
+func (g levelGate) WithAttrs(as []slog.Attr) slog.Handler {
+	return levelGate{g.Handler.WithAttrs(as), g.min}
+}
+func (g levelGate) WithGroup(name string) slog.Handler {
+	return levelGate{g.Handler.WithGroup(name), g.min}
+}
+
+// onceErrorHandler logs the first OTel error and then at most one summary per
+// interval: with the collector down every batch fails, and a log line per
+// failure would bury the service's own logs.
+type onceErrorHandler struct {
+	log      *slog.Logger
+	interval time.Duration
+
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int
+}
+
+func newOnceErrorHandler(l *slog.Logger, interval time.Duration) *onceErrorHandler {
+	return &onceErrorHandler{log: l, interval: interval}
+}
+
+func (h *onceErrorHandler) Handle(err error) {
+	h.mu.Lock()
+	now := time.Now()
+	if !h.last.IsZero() && now.Sub(h.last) < h.interval {
+		h.suppressed++
+		h.mu.Unlock()
+		return
+	}
+	suppressed := h.suppressed
+	h.last, h.suppressed = now, 0
+	h.mu.Unlock()
+	h.log.Warn("telemetry export failing; further errors are summarised",
+		slog.String("otel_error", err.Error()),
+		slog.Int("suppressed_since_last_report", suppressed),
+		slog.String("report_interval", h.interval.String()))
+}
