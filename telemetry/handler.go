@@ -276,4 +276,3 @@ func (s *encoder) value(v slog.Value) {
 		s.buf = appendAny(s.buf, v.Any())
 	}
 }
-

@@ -34,7 +34,9 @@ func newConfig(opts []Option) *config {
 		c.meterProvider = otel.GetMeterProvider()
 	}
 	if c.propagators == nil {
-		c.propagators = otel.GetTextMapPropagator()
+		// W3C, explicitly: the global default is a no-op until Setup runs,
+		// and a service that silently drops traceparent breaks the trace.
+		c.propagators = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 	}
 	if c.logger == nil {
 		c.logger = slog.Default()
@@ -52,7 +54,7 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 	return func(c *config) { c.meterProvider = mp }
 }
 
-// WithPropagators sets the propagators; default the global ones.
+// WithPropagators sets the propagators; default W3C trace context + baggage.
 func WithPropagators(p propagation.TextMapPropagator) Option {
 	return func(c *config) { c.propagators = p }
 }
