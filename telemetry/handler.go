@@ -99,7 +99,8 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	b = appendString(b, r.Message)
 	b = append(b, `,"service":`...)
 	b = appendString(b, h.opts.Service)
-	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+	sc := trace.SpanContextFromContext(ctx)
+	if sc.HasTraceID() {
 		tid := sc.TraceID()
 		b = append(b, `,"tracking_id":"`...)
 		b = appendHex(b, tid[:])
@@ -135,6 +136,12 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	h.mu.Lock()
 	_, err := h.out.Write(b)
 	h.mu.Unlock()
+
+	if r.Level >= slog.LevelError {
+		if span := trace.SpanFromContext(ctx); span.IsRecording() {
+			h.errorToSpan(span, r, sc.TraceID().String())
+		}
+	}
 
 	*bp = b
 	if cap(b) <= 64<<10 { // don't let one huge line pin memory in the pool
@@ -244,6 +251,15 @@ func (s *encoder) attr(a slog.Attr) {
 	s.key(a.Key)
 	if isSecretKey(a.Key) {
 		s.buf = appendString(s.buf, RedactedValue)
+		return
+	}
+	if err, ok := v.Any().(error); ok && v.Kind() == slog.KindAny && a.Key == "error" {
+		// slog.Any("error", err) becomes the design guide's error object.
+		s.buf = append(s.buf, `{"type":`...)
+		s.buf = appendString(s.buf, errorTypeName(err))
+		s.buf = append(s.buf, `,"message":`...)
+		s.buf = appendString(s.buf, err.Error())
+		s.buf = append(s.buf, '}')
 		return
 	}
 	s.value(v)

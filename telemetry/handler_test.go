@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -141,3 +144,43 @@ func TestHandlerNonFiniteFloats(t *testing.T) {
 }
 
 func zero() float64 { return 0 }
+
+func TestErrorLogBecomesSpanEvent(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	var buf syncBuffer
+	l := slog.New(NewHandler(&buf, HandlerOptions{Service: "svc"}))
+
+	ctx, span := tp.Tracer("t").Start(context.Background(), "op")
+	l.ErrorContext(ctx, "charge failed", slog.Any("error", errors.New("card declined")))
+	l.WarnContext(ctx, "only a warning")
+	span.End()
+	l.Error("outside any span") // must not panic or record anywhere
+
+	sp := rec.Ended()[0]
+	var names []string
+	var ev sdktrace.Event
+	for _, e := range sp.Events() {
+		names = append(names, e.Name)
+		if e.Name == ErrorLogEvent {
+			ev = e
+		}
+	}
+	if len(names) != 2 || ev.Name == "" {
+		t.Fatalf("events %v, want error_log + exception", names)
+	}
+	got := map[string]string{}
+	for _, a := range ev.Attributes {
+		got[string(a.Key)] = a.Value.Emit()
+	}
+	if got["log.level"] != "ERROR" || got["log.message"] != "charge failed" || got["tracking.id"] != sp.SpanContext().TraceID().String() ||
+		got["error.type"] != "*errors.errorString" || got["log.logger"] != "svc" || !strings.HasSuffix(got["log.function"], "TestErrorLogBecomesSpanEvent") || got["log.line"] == "0" {
+		t.Errorf("event attributes %v", got)
+	}
+	if sp.Status().Code != codes.Error {
+		t.Errorf("status %v", sp.Status())
+	}
+	if m := buf.lines(t)[0]; m["error"].(map[string]any)["message"] != "card declined" {
+		t.Errorf("error object %v", m["error"])
+	}
+}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/starmates-ai/ai-teams/internal/httpjson"
@@ -123,8 +122,11 @@ func (s *Server) step(ctx context.Context, i int, st workflowengine.Step) workfl
 	res := workflowengine.StepResult{ID: st.ID, Name: st.Name, Status: "completed", DurationMS: float64(time.Since(start).Microseconds()) / 1000}
 	if err != nil {
 		res.Status, res.Error = "failed", err.Error()
-		span.RecordError(err)
-		span.SetStatus(codes.Error, err.Error())
+		// The ERROR record puts an error_log event, the exception and an
+		// Error status on this step's span.
+		s.log.ErrorContext(ctx, "workflow step failed", slog.Any("error", err),
+			slog.Group("operation", slog.String("name", "step_"+st.Action), slog.String("result", "failure")),
+			slog.String("step_id", st.ID))
 	}
 	return res
 }
