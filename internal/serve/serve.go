@@ -72,7 +72,11 @@ func Run(ctx context.Context, srv *http.Server, tel *telemetry.Telemetry) error 
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err = srv.Shutdown(sctx)
-	if terr := tel.Shutdown(sctx); terr != nil && !errors.Is(terr, context.DeadlineExceeded) {
+	// A flush to a collector that is down would retry until the deadline;
+	// five seconds is enough for a reachable one.
+	tctx, tcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer tcancel()
+	if terr := tel.Shutdown(tctx); terr != nil && !errors.Is(terr, context.DeadlineExceeded) {
 		log.Warn("telemetry flush incomplete", slog.String("otel_error", terr.Error()))
 	}
 	return err

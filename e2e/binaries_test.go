@@ -1,0 +1,166 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestBinariesStartWithoutCollector builds the three commands, starts them
+// as processes with default settings and no collector listening, and
+// checks they serve a workflow and log JSON lines carrying its tracking id.
+func TestBinariesStartWithoutCollector(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds binaries")
+	}
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", bin+"/", "./cmd/...")
+	build.Dir = repoRoot(t)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	deadOTLP := freeAddr(t) // nothing listens here
+	gw, ag, en := freeAddr(t), freeAddr(t), freeAddr(t)
+	var running sync.WaitGroup
+	t.Cleanup(running.Wait) // registered first, so it runs after every process was signalled
+	base := []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + deadOTLP, "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	engineOut := startBinary(t, &running, filepath.Join(bin, "workflow-engine"), append(base, "ADDR="+en))
+	agentOut := startBinary(t, &running, filepath.Join(bin, "workflow-agent"), append(base, "ADDR="+ag))
+	gwOut := startBinary(t, &running, filepath.Join(bin, "api-gateway"), append(base, "ADDR="+gw, "DATA_DIR="+t.TempDir(),
+		"API_KEYS=bin:bin-key-123", "WORKFLOW_AGENT_URL=http://"+ag, "WORKFLOW_ENGINE_URL=http://"+en))
+
+	for _, addr := range []string{en, ag, gw} {
+		waitHealthy(t, "http://"+addr+"/healthz")
+	}
+	req, _ := http.NewRequest("POST", "http://"+gw+"/api/v1/workflows", strings.NewReader(`{"user_id":"u_bin","goal":"check the binaries"}`))
+	req.Header.Set("X-API-Key", "bin-key-123")
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Logf("note: request took %v with no collector", d)
+	}
+	tid := resp.Header.Get("X-Tracking-ID")
+	for name, out := range map[string]*procOutput{"api-gateway": gwOut, "workflow-agent": agentOut, "workflow-engine": engineOut} {
+		var carrying int
+		for _, l := range out.jsonLines(t) {
+			if l["tracking_id"] == tid {
+				carrying++
+			}
+		}
+		if carrying == 0 {
+			t.Errorf("%s logged no line with tracking id %s", name, tid)
+		}
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type procOutput struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (p *procOutput) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.b.Write(b)
+}
+
+// jsonLines returns stdout's JSON lines; every stdout line must be JSON.
+func (p *procOutput) jsonLines(t *testing.T) []map[string]any {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []map[string]any
+	sc := bufio.NewScanner(bytes.NewReader(p.b.Bytes()))
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Errorf("stdout line is not JSON: %s", sc.Text())
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// startBinary starts path; at cleanup it sends SIGINT (all processes stop
+// in parallel) and running.Wait waits for the graceful shutdowns.
+func startBinary(t *testing.T, running *sync.WaitGroup, path string, env []string) *procOutput {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, path)
+	cmd.Env = env
+	out := &procOutput{}
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = out, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	running.Add(1)
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		go func() {
+			defer running.Done()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				cancel()
+				<-done
+			}
+			cancel()
+		}()
+		if t.Failed() {
+			t.Logf("%s stderr:\n%s", filepath.Base(path), stderr.String())
+		}
+	})
+	return out
+}
+
+func waitHealthy(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(fmt.Sprintf("%s not healthy: %v", url, err))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
