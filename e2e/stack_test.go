@@ -263,8 +263,10 @@ func TestStackCollectorHealthy(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Errorf("collector health: %d", resp.StatusCode)
 	}
-	r := promQuery(t, `up{job=~"otel-collector|otel-collector-app"}`)
-	if len(r.Data.Result) != 2 {
-		t.Errorf("collector scrape targets: %v", r.Data.Result)
-	}
+	// Both collector targets (own metrics :8888, app metrics :8889) scraped and up;
+	// right after start-up the first scrape may not have happened yet.
+	poll(t, 30*time.Second, "collector targets up in Prometheus", func() (bool, string) {
+		r := promQuery(t, `up{job=~"otel-collector|otel-collector-app"} == 1`)
+		return len(r.Data.Result) == 2, fmt.Sprintf("%v", r.Data.Result)
+	})
 }

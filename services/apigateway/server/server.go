@@ -208,10 +208,15 @@ func (s *Server) createWorkflow(w http.ResponseWriter, r *http.Request) {
 	if run.Status != workflowengine.StatusCompleted {
 		level, result = slog.LevelWarn, run.Status
 	}
-	s.log.LogAttrs(ctx, level, "workflow run "+run.Status,
+	attrs := []slog.Attr{
 		slog.Group("workflow", slog.String("id", run.WorkflowID), slog.String("type", run.WorkflowType), slog.String("status", run.Status)),
 		slog.Group("operation", slog.String("name", "execute_workflow"), slog.String("result", result), slog.Float64("duration", run.DurationMS/1000)),
-		slog.String("run_id", run.ID), slog.String("reason", run.Reason))
+		slog.String("run_id", run.ID),
+	}
+	if run.Reason != "" {
+		attrs = append(attrs, slog.String("reason", run.Reason))
+	}
+	s.log.LogAttrs(ctx, level, "workflow run "+run.Status, attrs...)
 	if downstreamErr != nil {
 		s.log.ErrorContext(ctx, "downstream service failed",
 			slog.Group("error", slog.String("type", "DownstreamError"), slog.String("message", downstreamErr.Error()), slog.String("category", "network")))

@@ -73,10 +73,14 @@ func (s *Server) execute(w http.ResponseWriter, r *http.Request) {
 	if resp.Status != workflowengine.StatusCompleted {
 		level, result = slog.LevelWarn, resp.Status
 	}
-	s.log.LogAttrs(ctx, level, "workflow "+resp.Status,
+	attrs := []slog.Attr{
 		slog.Group("workflow", slog.String("id", req.WorkflowID), slog.String("type", req.WorkflowType), slog.String("status", resp.Status)),
 		slog.Group("operation", slog.String("name", "execute_workflow"), slog.String("result", result), slog.Duration("duration", time.Since(start))),
-		slog.String("reason", resp.Reason))
+	}
+	if resp.Reason != "" {
+		attrs = append(attrs, slog.String("reason", resp.Reason))
+	}
+	s.log.LogAttrs(ctx, level, "workflow "+resp.Status, attrs...)
 	httpjson.Write(w, http.StatusOK, resp)
 }
 
