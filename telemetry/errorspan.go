@@ -18,8 +18,7 @@ const ErrorLogEvent = "error_log"
 // error_log event with the record's level, message and call site, and, when
 // the record carries an error value, an exception (with stack trace) and an
 // Error status. This is how an ERROR log shows up on its trace in Jaeger.
-func (h *Handler) errorToSpan(span trace.Span, r slog.Record, trackingID string) {
-	err := findError(r)
+func (h *Handler) errorToSpan(span trace.Span, r slog.Record, err error, trackingID string) {
 	fn, line := callSite(r.PC)
 	errType := "UnknownError"
 	if err != nil {
@@ -45,6 +44,10 @@ func findError(r slog.Record) error {
 	var found error
 	var walk func(a slog.Attr) bool
 	walk = func(a slog.Attr) bool {
+		if ea, ok := a.Value.Any().(errorAttr); ok {
+			found = ea.err
+			return false
+		}
 		v := a.Value.Resolve()
 		switch v.Kind() {
 		case slog.KindAny:

@@ -117,27 +117,27 @@ func appendFloat(b []byte, f float64) []byte {
 }
 
 // appendAny encodes values of slog.KindAny. Errors and Stringers become
-// their text; anything else goes through encoding/json (allocating, but rare
-// on the hot path), falling back to fmt when it cannot be marshalled.
-func appendAny(b []byte, v any) []byte {
+// their text. Anything else goes through encoding/json (allocating, but rare
+// on the hot path): a scalar result is written as is, while an object or
+// array is written as a JSON string, so one attribute stays one field for
+// the field budget (use slog groups for structure CloudWatch should index).
+func appendAny(b []byte, v any, max int) []byte {
 	switch x := v.(type) {
 	case nil:
 		return append(b, "null"...)
 	case error:
-		return appendString(b, x.Error())
-	case json.Marshaler:
-		if raw, err := x.MarshalJSON(); err == nil && json.Valid(raw) {
-			return append(b, raw...)
-		}
-		return appendString(b, fmt.Sprint(x))
+		return appendString(b, truncate(x.Error(), max))
 	case fmt.Stringer:
-		return appendString(b, x.String())
+		return appendString(b, truncate(x.String(), max))
 	case []byte:
-		return appendString(b, string(x))
+		return appendString(b, truncate(string(x), max))
 	}
 	raw, err := json.Marshal(v)
 	if err != nil {
-		return appendString(b, fmt.Sprintf("%+v", v))
+		return appendString(b, truncate(fmt.Sprintf("%+v", v), max))
+	}
+	if len(raw) > 0 && (raw[0] == '{' || raw[0] == '[') || len(raw) > max {
+		return appendString(b, truncate(string(raw), max))
 	}
 	return append(b, raw...)
 }

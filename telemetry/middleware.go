@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -99,16 +98,16 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.next.ServeHTTP(rec, inner)
 }
 
+// recovered turns a panic into an ERROR log (which records the exception,
+// with the panicking goroutine's stack, on the span) and a JSON 500.
 func (m *middleware) recovered(ctx context.Context, w *responseRecorder, r *http.Request, p any) {
-	span := trace.SpanFromContext(ctx)
-	err := fmt.Errorf("panic: %v", p)
-	stack := string(debug.Stack())
-	span.RecordError(err, trace.WithAttributes(semconv.ExceptionStacktrace(stack)))
-	span.SetStatus(codes.Error, err.Error())
-	m.cfg.logger.LogAttrs(ctx, slog.LevelError, "panic recovered while serving request",
-		slog.Group("error", slog.String("type", "panic"), slog.String("message", err.Error()), slog.String("category", "server")),
-		slog.Group("exception", slog.String("class", fmt.Sprintf("%T", p)), slog.String("stack_trace", stack)),
-	)
+	err, ok := p.(error)
+	if !ok {
+		err = fmt.Errorf("%v", p)
+	}
+	m.cfg.logger.LogAttrs(ctx, slog.LevelError, "panic recovered while serving request", Error(err, "panic", CategoryServer))
+	// Also when the logger's level hides ERROR (or it is another handler).
+	trace.SpanFromContext(ctx).SetStatus(codes.Error, "panic: "+err.Error())
 	if !w.wroteHeader {
 		httpjson.WriteError(w, http.StatusInternalServerError, "internal", "internal error; quote the tracking_id when reporting it")
 	}
@@ -151,14 +150,10 @@ func (m *middleware) finish(ctx context.Context, w *responseRecorder, r *http.Re
 		),
 	)
 	if info.userID != "" {
-		user := slog.Group("user", slog.String("id", info.userID))
-		if info.userSegment != "" {
-			user = slog.Group("user", slog.String("id", info.userID), slog.String("segment", info.userSegment))
-		}
-		attrs = append(attrs, user)
+		attrs = append(attrs, User(info.userID, info.userSegment))
 	}
 	if info.sessionID != "" {
-		attrs = append(attrs, slog.Group("session", slog.String("id", info.sessionID)))
+		attrs = append(attrs, Session(info.sessionID))
 	}
 	msg := r.Method + " " + r.URL.Path + " - " + statusText(status)
 	m.cfg.logger.LogAttrs(ctx, level, msg, attrs...)

@@ -102,10 +102,8 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 		s.serverError(ctx, w, "storing session failed", err)
 		return
 	}
-	s.log.InfoContext(ctx, "session created",
-		slog.Group("session", slog.String("id", sess.ID)),
-		slog.Group("user", slog.String("id", sess.UserID)),
-		slog.Group("operation", slog.String("name", "create_session"), slog.String("result", "success")))
+	s.log.InfoContext(ctx, "session created", telemetry.Session(sess.ID), telemetry.User(sess.UserID, ""),
+		telemetry.Operation("create_session", "success", 0))
 	httpjson.Write(w, http.StatusCreated, sess)
 }
 
@@ -209,8 +207,8 @@ func (s *Server) createWorkflow(w http.ResponseWriter, r *http.Request) {
 		level, result = slog.LevelWarn, run.Status
 	}
 	attrs := []slog.Attr{
-		slog.Group("workflow", slog.String("id", run.WorkflowID), slog.String("type", run.WorkflowType), slog.String("status", run.Status)),
-		slog.Group("operation", slog.String("name", "execute_workflow"), slog.String("result", result), slog.Float64("duration", run.DurationMS/1000)),
+		telemetry.Workflow(run.WorkflowID, run.WorkflowType, run.Status),
+		telemetry.Operation("execute_workflow", result, time.Since(start)),
 		slog.String("run_id", run.ID),
 	}
 	if run.Reason != "" {
@@ -218,8 +216,7 @@ func (s *Server) createWorkflow(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.LogAttrs(ctx, level, "workflow run "+run.Status, attrs...)
 	if downstreamErr != nil {
-		s.log.ErrorContext(ctx, "downstream service failed",
-			slog.Group("error", slog.String("type", "DownstreamError"), slog.String("message", downstreamErr.Error()), slog.String("category", "network")))
+		s.log.ErrorContext(ctx, "downstream service failed", telemetry.Error(downstreamErr, "downstream_unavailable", telemetry.CategoryNetwork))
 		httpjson.WriteError(w, http.StatusBadGateway, "downstream_unavailable",
 			fmt.Sprintf("run %s could not be completed: %s", run.ID, run.Reason))
 		return
@@ -271,7 +268,6 @@ func downstreamReason(err error) string {
 // serverError logs err (with the request's trace) and answers 500 without
 // leaking its text.
 func (s *Server) serverError(ctx context.Context, w http.ResponseWriter, msg string, err error) {
-	s.log.ErrorContext(ctx, msg,
-		slog.Group("error", slog.String("type", fmt.Sprintf("%T", err)), slog.String("message", err.Error()), slog.String("category", "server")))
+	s.log.ErrorContext(ctx, msg, telemetry.Error(err, "internal", telemetry.CategoryServer))
 	httpjson.WriteErr(w, err)
 }

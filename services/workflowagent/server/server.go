@@ -71,15 +71,14 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request) {
 
 	plan, usage, err := s.plan(ctx, req.Goal)
 	if err != nil {
-		s.log.ErrorContext(ctx, "planning failed",
-			slog.Group("error", slog.String("type", "ProviderError"), slog.String("message", err.Error()), slog.String("category", "network")),
-			slog.Group("operation", slog.String("name", "generate_workflow"), slog.String("result", "failure")))
+		s.log.ErrorContext(ctx, "planning failed", telemetry.Error(err, "llm_unavailable", telemetry.CategoryNetwork),
+			telemetry.Operation("generate_workflow", "failure", 0))
 		httpjson.WriteError(w, http.StatusBadGateway, "llm_unavailable", "the planning model failed; retry later")
 		return
 	}
 	s.log.InfoContext(ctx, "workflow planned",
-		slog.Group("workflow", slog.String("id", plan.WorkflowID), slog.String("type", plan.Type), slog.String("status", "planned")),
-		slog.Group("operation", slog.String("name", "generate_workflow"), slog.String("result", "success")),
+		telemetry.Workflow(plan.WorkflowID, plan.Type, "planned"),
+		telemetry.Operation("generate_workflow", "success", 0),
 		slog.Group("ai", slog.String("provider", usage.Provider), slog.String("model", usage.Model),
 			slog.Int("prompt_tokens", usage.PromptTokens), slog.Int("completion_tokens", usage.CompletionTokens)))
 	httpjson.Write(w, http.StatusOK, workflowagent.GenerateResponse{Plan: plan, Usage: usage, TrackingID: telemetry.TrackingID(ctx)})

@@ -74,8 +74,8 @@ func (s *Server) execute(w http.ResponseWriter, r *http.Request) {
 		level, result = slog.LevelWarn, resp.Status
 	}
 	attrs := []slog.Attr{
-		slog.Group("workflow", slog.String("id", req.WorkflowID), slog.String("type", req.WorkflowType), slog.String("status", resp.Status)),
-		slog.Group("operation", slog.String("name", "execute_workflow"), slog.String("result", result), slog.Duration("duration", time.Since(start))),
+		telemetry.Workflow(req.WorkflowID, req.WorkflowType, resp.Status),
+		telemetry.Operation("execute_workflow", result, time.Since(start)),
 	}
 	if resp.Reason != "" {
 		attrs = append(attrs, slog.String("reason", resp.Reason))
@@ -128,8 +128,8 @@ func (s *Server) step(ctx context.Context, i int, st workflowengine.Step) workfl
 		res.Status, res.Error = "failed", err.Error()
 		// The ERROR record puts an error_log event, the exception and an
 		// Error status on this step's span.
-		s.log.ErrorContext(ctx, "workflow step failed", slog.Any("error", err),
-			slog.Group("operation", slog.String("name", "step_"+st.Action), slog.String("result", "failure")),
+		s.log.ErrorContext(ctx, "workflow step failed", telemetry.Error(err, "step_failed", telemetry.CategoryServer),
+			telemetry.Operation("step_"+st.Action, "failure", time.Since(start)),
 			slog.String("step_id", st.ID))
 	}
 	return res
