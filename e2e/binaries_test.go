@@ -62,7 +62,9 @@ func TestBinariesStartWithoutCollector(t *testing.T) {
 	tid := resp.Header.Get("X-Tracking-ID")
 	for name, out := range map[string]*procOutput{"api-gateway": gwOut, "workflow-agent": agentOut, "workflow-engine": engineOut} {
 		var carrying int
-		for _, l := range out.jsonLines(t) {
+		lines := out.jsonLines(t)
+		checkLogLines(t, name, lines)
+		for _, l := range lines {
 			if l["tracking_id"] == tid {
 				carrying++
 			}

@@ -247,6 +247,7 @@ func checkOneTrace(t *testing.T, s *slice) {
 	// Every line written while serving it carries it, in every service.
 	for svc, sink := range s.logs {
 		lines := sink.lines(t)
+		checkLogLines(t, svc, lines)
 		if len(lines) == 0 {
 			t.Errorf("%s wrote no log line", svc)
 		}

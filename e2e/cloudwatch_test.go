@@ -1,0 +1,90 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var (
+	sqlBlockRe = regexp.MustCompile("(?s)```sql\n(.*?)```")
+	// A field: @name, or dotted names like request.route (not function calls).
+	fieldRe = regexp.MustCompile(`@[a-z]+|\b[a-z_]+\.[a-z_]+\b`)
+	// Bare top-level fields used in queries.
+	bareFields = []string{"service", "tracking_id", "dropped_fields"}
+)
+
+// TestCloudWatchQueriesUseRealFields checks docs/cloudwatch.md against the
+// lines the running services actually wrote.
+func TestCloudWatchQueriesUseRealFields(t *testing.T) {
+	key := requireStack(t)
+	// Make sure the stack has written every kind of line the queries use.
+	postWorkflow(t, key, "release notes #partial")
+	postWorkflow(t, key, "draft #fail")
+
+	doc, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "cloudwatch.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, svc := range []string{"api-gateway", "workflow-agent", "workflow-engine"} {
+		f, err := os.Open(filepath.Join(repoRoot(t), ".run", "logs", svc+".log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var l map[string]any
+			if json.Unmarshal(sc.Bytes(), &l) == nil {
+				flatten("", l, seen)
+			}
+		}
+		f.Close()
+	}
+	blocks := sqlBlockRe.FindAllStringSubmatch(string(doc), -1)
+	if len(blocks) < 6 {
+		t.Fatalf("only %d queries found in docs/cloudwatch.md", len(blocks))
+	}
+	for _, b := range blocks {
+		q := b[1]
+		fields := fieldRe.FindAllString(q, -1)
+		for _, bf := range bareFields {
+			if regexp.MustCompile(`\b` + bf + `\b`).MatchString(q) {
+				fields = append(fields, bf)
+			}
+		}
+		for _, f := range fields {
+			if f == "@timestamp" || f == "@message" || f == "@level" {
+				if !seen[f] {
+					t.Errorf("required field %s never written", f)
+				}
+				continue
+			}
+			if f == "dropped_fields" {
+				continue // written only past the field budget: telemetry.TestFieldBudget covers it
+			}
+			if !seen[f] {
+				t.Errorf("query uses %s, which no service wrote:\n%s", f, strings.TrimSpace(q))
+			}
+		}
+	}
+}
+
+func flatten(prefix string, m map[string]any, out map[string]bool) {
+	for k, v := range m {
+		name := k
+		if prefix != "" {
+			name = prefix + "." + k
+		}
+		if sub, ok := v.(map[string]any); ok {
+			flatten(name, sub, out)
+			continue
+		}
+		out[name] = true
+	}
+}
