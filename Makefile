@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 PKGS  := ./...
 
-.PHONY: demo demo-down build test test-unit test-collector test-stack lint fuzz stack-up stack-down clean
+.PHONY: bench demo demo-down build test test-unit test-collector test-stack lint fuzz stack-up stack-down clean
 
 ## demo: build and start the whole local stack and the three services, drive traffic, print where to look (Ctrl-C stops it)
 demo:
@@ -31,8 +31,9 @@ test-unit:
 	  AI_TEAMS_TEST_POSTGRES_URL="$$url" $(GO) test -count=1 -skip '^TestStack' $(PKGS)
 
 test-collector:
-	@echo "== collector distribution"
+	@echo "== collector distribution and benchmark module"
 	@cd collector && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -count=1 ./...
+	@cd bench && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -count=1 -run XXX -bench . -benchtime 100x ./... >/dev/null
 
 # The stack tests reuse a running demo stack; otherwise they start one and stop it after.
 test-stack:
@@ -46,9 +47,13 @@ test-stack:
 	  if [ $$started = 1 ]; then scripts/stack.sh down >/dev/null; fi; \
 	  exit $$rc
 
+## bench: logging benchmarks (ours, slog JSON, zap, zerolog in one run) into bench/logging.txt; see bench/RESULTS.md
+bench:
+	@cd bench && GOWORK=off $(GO) test -run XXX -bench . -benchtime 1s -count 5 ./logging/ | tee logging.txt
+
 ## fuzz: run each fuzz target for a while (findings land in testdata/fuzz as regression seeds)
 fuzz:
-	@cd telemetry && for f in FuzzTraceparent FuzzHeaders; do $(GO) test -run XXX -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-30s} . || exit 1; done
+	@cd telemetry && for f in FuzzTraceparent FuzzHeaders FuzzHandler; do $(GO) test -run XXX -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-30s} . || exit 1; done
 
 stack-up:
 	@scripts/stack.sh up

@@ -44,9 +44,11 @@ func findError(r slog.Record) error {
 	var found error
 	var walk func(a slog.Attr) bool
 	walk = func(a slog.Attr) bool {
-		if ea, ok := a.Value.Any().(errorAttr); ok {
-			found = ea.err
-			return false
+		if a.Value.Kind() == slog.KindLogValuer {
+			if ea, ok := a.Value.Any().(errorAttr); ok {
+				found = ea.err
+				return false
+			}
 		}
 		v := a.Value.Resolve()
 		switch v.Kind() {

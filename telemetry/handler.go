@@ -133,7 +133,7 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	b := (*bp)[:0]
 
 	b = append(b, `{"@timestamp":"`...)
-	b = appendTime(b, r.Time)
+	b = appendRecordTime(b, r.Time)
 	b = append(b, `","@level":"`...)
 	b = append(b, levelName(r.Level)...)
 	b = append(b, `","@message":`...)
@@ -227,8 +227,14 @@ const RedactedValue = "[REDACTED]"
 
 // secretKeys are matched case-insensitively against whole keys, with '-' and
 // '_' ignored, so "X-API-Key", "api_key" and "apiKey" all match.
-var secretKeys = []string{"authorization", "proxyauthorization", "apikey", "xapikey", "token", "accesstoken", "refreshtoken", "idtoken",
-	"password", "passwd", "secret", "clientsecret", "cookie", "setcookie"}
+var secretKeys = func() map[string]bool {
+	m := map[string]bool{}
+	for _, k := range []string{"authorization", "proxyauthorization", "apikey", "xapikey", "token", "accesstoken", "refreshtoken", "idtoken",
+		"password", "passwd", "secret", "clientsecret", "cookie", "setcookie"} {
+		m[k] = true
+	}
+	return m
+}()
 
 func isSecretKey(k string) bool {
 	if len(k) < 5 || len(k) > 32 {
@@ -247,13 +253,7 @@ func isSecretKey(k string) bool {
 		tmp[n] = c
 		n++
 	}
-	norm := tmp[:n]
-	for _, s := range secretKeys {
-		if string(norm) == s {
-			return true
-		}
-	}
-	return false
+	return secretKeys[string(tmp[:n])] // no allocation: the compiler looks up without converting
 }
 
 // reservedKeys are written by the handler itself at the top level; an
@@ -389,8 +389,10 @@ func (s *encoder) topKey(k string) (string, bool) {
 }
 
 func (s *encoder) attr(a slog.Attr, depth int) {
-	if ea, ok := a.Value.Any().(errorAttr); ok {
-		a.Value = ea.LogValue()
+	if a.Value.Kind() == slog.KindLogValuer { // Any() on other kinds would allocate
+		if ea, ok := a.Value.Any().(errorAttr); ok {
+			a.Value = ea.LogValue()
+		}
 	}
 	v := a.Value.Resolve()
 	top := s.topLevel && depth == 0
@@ -446,7 +448,11 @@ func (s *encoder) attr(a slog.Attr, depth int) {
 		s.buf = appendString(s.buf, RedactedValue)
 		return
 	}
-	if err, ok := v.Any().(error); ok && v.Kind() == slog.KindAny && key == "error" {
+	if v.Kind() != slog.KindAny {
+		s.value(v, s.maxFor(key))
+		return
+	}
+	if err, ok := v.Any().(error); ok && key == "error" {
 		// slog.Any("error", err) becomes the design guide's error object.
 		s.buf = append(s.buf, `{"type":`...)
 		s.buf = appendString(s.buf, errorTypeName(err))
@@ -456,11 +462,14 @@ func (s *encoder) attr(a slog.Attr, depth int) {
 		s.fields++
 		return
 	}
-	max := s.maxValue
+	s.value(v, s.maxFor(key))
+}
+
+func (s *encoder) maxFor(key string) int {
 	if key == "stack_trace" {
-		max *= 4
+		return s.maxValue * 4
 	}
-	s.value(v, max)
+	return s.maxValue
 }
 
 func (s *encoder) value(v slog.Value, max int) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -24,7 +25,7 @@ func appendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != 0x7f {
+			if safeASCII[c] {
 				i++
 				continue
 			}
@@ -67,12 +68,53 @@ func appendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+// safeASCII marks the ASCII bytes written as they are inside a JSON string.
+var safeASCII = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != 0x7f
+	}
+	return t
+}()
+
+// secondCache holds the formatted "YYYY-MM-DDTHH:MM:SS." of the last second
+// seen: consecutive lines mostly share it, and formatting a date is a
+// noticeable part of a line's cost.
+type secondCache struct {
+	unix   int64
+	prefix [20]byte
+}
+
+var lastSecond atomic.Pointer[secondCache]
+
 // appendTime appends t as UTC RFC 3339 with milliseconds and a Z suffix.
 func appendTime(b []byte, t time.Time) []byte {
+	b = appendDate(b, t)
+	b = appendInt(b, t.Nanosecond()/int(time.Millisecond), 3)
+	return append(b, 'Z')
+}
+
+// appendRecordTime is appendTime for the lines' @timestamp, reusing the
+// formatted second of the previous line.
+func appendRecordTime(b []byte, t time.Time) []byte {
+	sec := t.Unix()
+	if c := lastSecond.Load(); c != nil && c.unix == sec {
+		b = append(b, c.prefix[:]...)
+		b = appendInt(b, t.Nanosecond()/int(time.Millisecond), 3)
+		return append(b, 'Z')
+	}
+	c := &secondCache{unix: sec}
+	appendDate(c.prefix[:0], t)
+	lastSecond.Store(c)
+	b = append(b, c.prefix[:]...)
+	b = appendInt(b, t.Nanosecond()/int(time.Millisecond), 3)
+	return append(b, 'Z')
+}
+
+// appendDate appends "YYYY-MM-DDTHH:MM:SS." (20 bytes for years 0-9999).
+func appendDate(b []byte, t time.Time) []byte {
 	t = t.UTC()
 	year, month, day := t.Date()
 	hour, min, sec := t.Clock()
-	ms := t.Nanosecond() / int(time.Millisecond)
 	b = appendInt(b, year, 4)
 	b = append(b, '-')
 	b = appendInt(b, int(month), 2)
@@ -84,9 +126,7 @@ func appendTime(b []byte, t time.Time) []byte {
 	b = appendInt(b, min, 2)
 	b = append(b, ':')
 	b = appendInt(b, sec, 2)
-	b = append(b, '.')
-	b = appendInt(b, ms, 3)
-	return append(b, 'Z')
+	return append(b, '.')
 }
 
 func appendInt(b []byte, v, width int) []byte {
