@@ -270,3 +270,50 @@ func TestStackCollectorHealthy(t *testing.T) {
 		return len(r.Data.Result) == 2, fmt.Sprintf("%v", r.Data.Result)
 	})
 }
+
+// TestStackLogsOverOTLP checks the second log path: the records a service
+// writes to stdout also reach the collector over OTLP, with their trace
+// context (the local profile writes them to .run/otel-logs.jsonl).
+func TestStackLogsOverOTLP(t *testing.T) {
+	key := requireStack(t)
+	tid, _ := postWorkflow(t, key, "otlp logs check #fail")
+	path := filepath.Join(repoRoot(t), ".run", "otel-logs.jsonl")
+	poll(t, 30*time.Second, "ERROR record with the trace id in the collector's log file", func() (bool, string) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if !strings.Contains(line, tid) {
+				continue
+			}
+			var doc struct {
+				ResourceLogs []struct {
+					ScopeLogs []struct {
+						LogRecords []struct {
+							TraceID        string `json:"traceId"`
+							SeverityText   string `json:"severityText"`
+							SeverityNumber int    `json:"severityNumber"`
+							Body           struct {
+								StringValue string `json:"stringValue"`
+							} `json:"body"`
+						} `json:"logRecords"`
+					} `json:"scopeLogs"`
+				} `json:"resourceLogs"`
+			}
+			if json.Unmarshal([]byte(line), &doc) != nil {
+				continue
+			}
+			for _, rl := range doc.ResourceLogs {
+				for _, sl := range rl.ScopeLogs {
+					for _, r := range sl.LogRecords {
+						if r.TraceID == tid && r.Body.StringValue == "workflow step failed" && r.SeverityNumber >= 17 {
+							return true, ""
+						}
+					}
+				}
+			}
+		}
+		return false, "no matching record yet"
+	})
+}
