@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -69,53 +70,62 @@ func (s *lineSink) lines(t *testing.T) []map[string]any {
 
 // slice is the three services on loopback ports, sharing one span recorder.
 type slice struct {
-	spans   *tracetest.SpanRecorder
-	logs    map[string]*lineSink
-	store   *gateway.Store
-	gateway *httptest.Server
-	agent   *httptest.Server
-	engine  *httptest.Server
+	firstTID string // tracking id of the first workflow request
+	metrics  map[string]*sdkmetric.ManualReader
+	spans    *tracetest.SpanRecorder
+	logs     map[string]*lineSink
+	store    *gateway.Store
+	gateway  *httptest.Server
+	agent    *httptest.Server
+	engine   *httptest.Server
 }
 
 func startSlice(t *testing.T, databaseURL, dataDir string) *slice {
 	t.Helper()
 	s := &slice{spans: tracetest.NewSpanRecorder(), logs: map[string]*lineSink{}}
-	provider := func(name string) (*sdktrace.TracerProvider, *slog.Logger) {
+	s.metrics = map[string]*sdkmetric.ManualReader{}
+	provider := func(name string) (*sdktrace.TracerProvider, *slog.Logger, *telemetry.Metrics) {
 		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(s.spans),
 			sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName(name))))
 		t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 		sink := &lineSink{}
 		s.logs[name] = sink
-		return tp, slog.New(telemetry.NewHandler(sink, telemetry.HandlerOptions{Service: name, Level: slog.LevelDebug}))
+		reader := sdkmetric.NewManualReader()
+		s.metrics[name] = reader
+		m, err := telemetry.NewMetrics(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader), sdkmetric.WithView(telemetry.MetricViews()...)), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tp, slog.New(telemetry.NewHandler(sink, telemetry.HandlerOptions{Service: name, Level: slog.LevelDebug})), m
 	}
-	mw := func(tp trace.TracerProvider, l *slog.Logger, extra ...telemetry.Option) func(http.Handler) http.Handler {
-		return telemetry.NewMiddleware(append([]telemetry.Option{telemetry.WithTracerProvider(tp), telemetry.WithLogger(l)}, extra...)...)
+	mw := func(tp trace.TracerProvider, l *slog.Logger, m *telemetry.Metrics, extra ...telemetry.Option) func(http.Handler) http.Handler {
+		return telemetry.NewMiddleware(append([]telemetry.Option{telemetry.WithTracerProvider(tp), telemetry.WithLogger(l), telemetry.WithMetrics(m)}, extra...)...)
 	}
 
-	etp, elog := provider("workflow-engine")
+	etp, elog, em := provider("workflow-engine")
 	eng := engine.New(elog, etp)
 	eng.StepWork = 0
-	s.engine = httptest.NewServer(mw(etp, elog)(eng.Routes()))
+	s.engine = httptest.NewServer(mw(etp, elog, em)(eng.Routes()))
 	t.Cleanup(s.engine.Close)
 
-	atp, alog := provider("workflow-agent")
-	s.agent = httptest.NewServer(mw(atp, alog)(agent.New(agent.BuiltinPlanner{}, alog, atp).Routes()))
+	atp, alog, am := provider("workflow-agent")
+	s.agent = httptest.NewServer(mw(atp, alog, am)(agent.New(agent.BuiltinPlanner{}, alog, atp, am).Routes()))
 	t.Cleanup(s.agent.Close)
 
-	gtp, glog := provider("api-gateway")
+	gtp, glog, gm := provider("api-gateway")
 	store, err := gateway.OpenStore(context.Background(), dataDir, databaseURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
 	s.store = store
-	keys, err := gateway.ParseAPIKeys("e2e:" + testKey)
+	keys, err := gateway.ParseAPIKeys("e2e:" + testKey + ":premium")
 	if err != nil {
 		t.Fatal(err)
 	}
 	hc := telemetry.HTTPClient(10*time.Second, telemetry.WithTracerProvider(gtp))
-	gw := gateway.New(store, keys, workflowagent.NewClient(s.agent.URL, hc), workflowengine.NewClient(s.engine.URL, hc), glog)
-	s.gateway = httptest.NewServer(mw(gtp, glog, telemetry.WithTrustedCaller(keys.Trusted))(gw.Routes()))
+	gw := gateway.New(store, keys, workflowagent.NewClient(s.agent.URL, hc), workflowengine.NewClient(s.engine.URL, hc), glog, gm)
+	s.gateway = httptest.NewServer(mw(gtp, glog, gm, telemetry.WithTrustedCaller(keys.Trusted))(gw.Routes()))
 	t.Cleanup(s.gateway.Close)
 	return s
 }
@@ -181,6 +191,7 @@ func runSlice(t *testing.T, s *slice) {
 	t.Run("bad input is a clear 4xx and writes nothing", func(t *testing.T) { checkBadInput(t, s) })
 	t.Run("a failing step is recorded with its reason", func(t *testing.T) { checkFailedRun(t, s) })
 	t.Run("sessions", func(t *testing.T) { checkSessions(t, s) })
+	t.Run("metrics: catalog, exemplars, no unbounded labels", func(t *testing.T) { checkMetrics(t, s, s.firstTID) })
 }
 
 func checkOneTrace(t *testing.T, s *slice) {
@@ -193,6 +204,7 @@ func checkOneTrace(t *testing.T, s *slice) {
 	if err := json.Unmarshal(body, &run); err != nil {
 		t.Fatal(err)
 	}
+	s.firstTID = tid
 	if run.TrackingID != tid || len(tid) != 32 {
 		t.Fatalf("body tracking_id %q, header %q", run.TrackingID, tid)
 	}

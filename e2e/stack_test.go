@@ -229,7 +229,7 @@ func scalar(r promResult) float64 {
 
 func TestStackMetricsInPrometheus(t *testing.T) {
 	key := requireStack(t)
-	const countQ = `sum(http_server_request_duration_count{service="api-gateway",http_route="/api/v1/workflows"})`
+	const countQ = `sum(request_count{service="api-gateway",endpoint="/api/v1/workflows"})`
 	before := scalar(promQuery(t, countQ))
 	_, done := postWorkflow(t, key, "count this request")
 	poll(t, 90*time.Second, "gateway request counted in Prometheus", func() (bool, string) {
@@ -238,7 +238,7 @@ func TestStackMetricsInPrometheus(t *testing.T) {
 	})
 	measure(t, "delay response → metric in Prometheus: %v (SDK export 5s, scrape 5s, polled every 200ms)", time.Since(done).Round(time.Millisecond))
 
-	r := promQuery(t, `count by (service, environment, project) (http_server_request_duration_count)`)
+	r := promQuery(t, `count by (service, environment, project) (request_count)`)
 	seen := map[string]bool{}
 	for _, s := range r.Data.Result {
 		if s.Metric["environment"] == "" || s.Metric["project"] == "" {
@@ -251,6 +251,76 @@ func TestStackMetricsInPrometheus(t *testing.T) {
 			t.Errorf("no HTTP metrics from %s in Prometheus (have %v)", svc, seen)
 		}
 	}
+
+	checkExemplars(t, key)
+}
+
+// checkExemplars: a request's trace id rides as an exemplar on the counter
+// and the histogram of its series. Exemplars are sampled (the SDK keeps a
+// few per series per export, the exporter one per counter sample), so it
+// uses a series only this test touches (GET of a missing session: 404) and
+// accepts any of up to five requests' trace ids.
+func checkExemplars(t *testing.T, key string) {
+	t.Helper()
+	start := time.Now()
+	sent := map[string]bool{}
+	for _, q := range []string{
+		`request_count{service="api-gateway",endpoint="/api/v1/sessions/{id}",status_code="404"}`,
+		`request_duration_seconds_bucket{service="api-gateway",endpoint="/api/v1/sessions/{id}"}`,
+	} {
+		found := false
+		for attempt := 0; attempt < 5 && !found; attempt++ {
+			sent[getMissingSession(t, key)] = true
+			deadline := time.Now().Add(15 * time.Second)
+			for time.Now().Before(deadline) && !found {
+				for id := range exemplarTraceIDs(t, q, start, time.Now()) {
+					found = found || sent[id]
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+		}
+		if !found {
+			t.Errorf("none of %d trace ids became an exemplar of %s", len(sent), q)
+		}
+	}
+}
+
+func getMissingSession(t *testing.T, key string) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", gatewayURL+"/api/v1/sessions/sess_missing", nil)
+	req.Header.Set("X-API-Key", key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("GET missing session: %d", resp.StatusCode)
+	}
+	return resp.Header.Get("X-Tracking-ID")
+}
+
+// exemplarTraceIDs returns the trace ids of the exemplars of q's series.
+func exemplarTraceIDs(t *testing.T, q string, from, to time.Time) map[string]bool {
+	t.Helper()
+	var r struct {
+		Data []struct {
+			Exemplars []struct {
+				Labels map[string]string `json:"labels"`
+			} `json:"exemplars"`
+		} `json:"data"`
+	}
+	u := fmt.Sprintf("%s/api/v1/query_exemplars?query=%s&start=%d&end=%d", prometheusURL, url.QueryEscape(q), from.Unix(), to.Unix()+1)
+	if _, err := getJSON(u, &r); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, d := range r.Data {
+		for _, e := range d.Exemplars {
+			ids[e.Labels["trace_id"]] = true
+		}
+	}
+	return ids
 }
 
 func TestStackCollectorHealthy(t *testing.T) {

@@ -34,7 +34,7 @@ for _ in $(seq 1 150); do
 done
 
 # And until the gateway's metrics are in Prometheus, so the query returns data.
-q='sum by (service, http_route) (rate(http_server_request_duration_count[1m]))'
+q='sum by (service, endpoint) (rate(request_count[1m]))'
 for _ in $(seq 1 300); do
   if curl -fsS -G http://127.0.0.1:9090/api/v1/query --data-urlencode "query=$q" 2>/dev/null | grep -q api-gateway; then break; fi
   sleep 0.2
@@ -54,8 +54,10 @@ cat <<TXT
    placeholder UI page; for the full UI use docker-compose.monitoring.yml.)
 
   Prometheus (http://127.0.0.1:9090), a query that returns data:
-    sum by (service, http_route) (rate(http_server_request_duration_count[1m]))
-    http://127.0.0.1:9090/classic/graph?g0.tab=1&g0.expr=sum%20by%20(service%2C%20http_route)%20(rate(http_server_request_duration_count%5B1m%5D))
+    sum by (service, endpoint) (rate(request_count[1m]))
+    http://127.0.0.1:9090/classic/graph?g0.tab=1&g0.expr=sum%20by%20(service%2C%20endpoint)%20(rate(request_count%5B1m%5D))
+  Exemplars (trace ids on the metrics):
+    curl -sG http://127.0.0.1:9090/api/v1/query_exemplars --data-urlencode 'query=request_count{service="api-gateway"}' --data-urlencode "start=\$(date -d -5min +%s)"
 
   Collector health: http://127.0.0.1:13133/   exported metrics: http://127.0.0.1:8889/metrics
   Service logs (CloudWatch-shaped JSON): .run/logs/{api-gateway,workflow-agent,workflow-engine}.log

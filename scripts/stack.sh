@@ -69,7 +69,7 @@ up() {
   mkdir -p "$RUN/prometheus"
   start prometheus "9090" prometheus --config.file=monitoring/prometheus.yml \
     --storage.tsdb.path="$RUN/prometheus" --storage.tsdb.retention.time=7d \
-    --enable-feature=exemplar-storage --web.enable-remote-write-receiver \
+    --enable-feature=exemplar-storage,native-histograms --web.enable-remote-write-receiver \
     --web.enable-lifecycle --web.listen-address=127.0.0.1:9090
   wait_ready prometheus http://127.0.0.1:9090/-/ready 60
   done_in "$t" "http://127.0.0.1:9090"

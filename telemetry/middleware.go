@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
@@ -32,6 +33,8 @@ func (t *Telemetry) Middleware(opts ...Option) func(http.Handler) http.Handler {
 		WithMeterProvider(t.MeterProvider),
 		WithPropagators(t.Propagator),
 		WithLogger(t.Logger),
+		WithServiceName(t.Config.ServiceName),
+		WithMetrics(t.Metrics),
 	}
 	return NewMiddleware(append(base, opts...)...)
 }
@@ -40,10 +43,20 @@ func (t *Telemetry) Middleware(opts ...Option) func(http.Handler) http.Handler {
 // to the OTel globals and slog.Default().
 func NewMiddleware(opts ...Option) func(http.Handler) http.Handler {
 	c := newConfig(opts)
+	if c.metrics == nil {
+		m, err := NewMetrics(c.meterProvider, c.serviceName)
+		if err != nil {
+			c.logger.Warn("metric instruments unavailable; recording none", "otel_error", err.Error())
+			m, _ = NewMetrics(metricnoop.NewMeterProvider(), c.serviceName)
+		}
+		c.metrics = m
+	}
 	otelOpts := []otelhttp.Option{
 		otelhttp.WithSpanNameFormatter(spanName),
 		otelhttp.WithTracerProvider(c.tracerProvider),
-		otelhttp.WithMeterProvider(c.meterProvider),
+		// Our catalog (request_count, request_duration_seconds, ...) is the
+		// RED source; otelhttp's own http.server.* series would double them.
+		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
 		otelhttp.WithPropagators(c.propagators),
 	}
 	if c.trusted != nil {
@@ -54,13 +67,15 @@ func NewMiddleware(opts ...Option) func(http.Handler) http.Handler {
 	}
 	traced := otelhttp.NewMiddleware("http.server", otelOpts...)
 	return func(next http.Handler) http.Handler {
-		return traced(&middleware{cfg: c, next: next})
+		mux, _ := next.(*http.ServeMux)
+		return traced(&middleware{cfg: c, next: next, mux: mux})
 	}
 }
 
 type middleware struct {
 	cfg  *config
 	next http.Handler
+	mux  *http.ServeMux // when next is a mux: its route is known before it runs
 }
 
 func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -76,6 +91,14 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx = context.WithValue(ctx, requestInfoKey{}, info)
 	inner := r.WithContext(ctx)
 	rec := &responseRecorder{ResponseWriter: w, req: inner}
+
+	activeEndpoint := UnmatchedRoute
+	if m.mux != nil {
+		_, pattern := m.mux.Handler(inner)
+		activeEndpoint = routeOrUnmatched(pattern)
+	}
+	m.cfg.metrics.activeAdd(ctx, activeEndpoint, 1)
+	defer m.cfg.metrics.activeAdd(ctx, activeEndpoint, -1)
 
 	defer func() {
 		if p := recover(); p != nil {
@@ -105,6 +128,9 @@ func (m *middleware) recovered(ctx context.Context, w *responseRecorder, r *http
 	if !ok {
 		err = fmt.Errorf("%v", p)
 	}
+	if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
+		info.panicked = true
+	}
 	m.cfg.logger.LogAttrs(ctx, slog.LevelError, "panic recovered while serving request", Error(err, "panic", CategoryServer))
 	// Also when the logger's level hides ERROR (or it is another handler).
 	trace.SpanFromContext(ctx).SetStatus(codes.Error, "panic: "+err.Error())
@@ -122,6 +148,8 @@ func (m *middleware) finish(ctx context.Context, w *responseRecorder, r *http.Re
 	if info.route != "" {
 		span.SetAttributes(semconv.HTTPRoute(routePath(info.route)))
 	}
+	duration := time.Since(start)
+	m.cfg.metrics.httpDone(ctx, r, routeOrUnmatched(info.route), status, duration, info)
 	level := slog.LevelInfo
 	switch {
 	case status >= 500:
@@ -139,7 +167,7 @@ func (m *middleware) finish(ctx context.Context, w *responseRecorder, r *http.Re
 			slog.String("path", r.URL.Path),
 			slog.String("route", routeOrUnmatched(info.route)),
 			slog.Int64("size", max(r.ContentLength, 0)),
-			slog.Duration("duration", time.Since(start)),
+			slog.Duration("duration", duration),
 			slog.String("user_agent", r.UserAgent()),
 			slog.String("ip", clientIP(r)),
 		),
@@ -275,6 +303,9 @@ type requestInfo struct {
 	userID      string
 	userSegment string
 	sessionID   string
+	apiKeyID    string
+	apiClient   string
+	panicked    bool
 }
 
 type requestInfoKey struct{}
@@ -290,6 +321,15 @@ func SetUser(ctx context.Context, id, segment string) {
 		attrs = append(attrs, attribute.String("user.segment", segment))
 	}
 	trace.SpanFromContext(ctx).SetAttributes(attrs...)
+}
+
+// SetAPIKey records which API key (its short id, never the key) and client
+// made the request, for api_key_usage_total and the span.
+func SetAPIKey(ctx context.Context, keyID, client string) {
+	if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
+		info.apiKeyID, info.apiClient = keyID, client
+	}
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("api_key.id", keyID), attribute.String("api_key.client_name", client))
 }
 
 // SetSession records the request's session on its span and access log line.

@@ -20,6 +20,8 @@ type config struct {
 	logger         *slog.Logger
 	trusted        func(*http.Request) bool
 	maxHeaderBytes int
+	serviceName    string
+	metrics        *Metrics
 }
 
 func newConfig(opts []Option) *config {
@@ -40,6 +42,9 @@ func newConfig(opts []Option) *config {
 	}
 	if c.logger == nil {
 		c.logger = slog.Default()
+	}
+	if c.serviceName == "" {
+		c.serviceName = UnknownLabelValue
 	}
 	return c
 }
@@ -70,6 +75,17 @@ func WithLogger(l *slog.Logger) Option {
 // continued, which suits services reached only from inside.
 func WithTrustedCaller(fn func(*http.Request) bool) Option {
 	return func(c *config) { c.trusted = fn }
+}
+
+// WithServiceName names the service in the service_name label.
+func WithServiceName(name string) Option {
+	return func(c *config) { c.serviceName = name }
+}
+
+// WithMetrics makes the middleware record into m (default: instruments
+// created on the meter provider).
+func WithMetrics(m *Metrics) Option {
+	return func(c *config) { c.metrics = m }
 }
 
 // WithMaxHeaderBytes sets the header budget answered with a JSON 431.

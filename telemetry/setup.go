@@ -44,6 +44,8 @@ type Telemetry struct {
 	MeterProvider  metric.MeterProvider
 	LoggerProvider otellog.LoggerProvider
 	Propagator     propagation.TextMapPropagator
+	// Metrics is the service's metric catalog (see metrics.go).
+	Metrics *Metrics
 
 	shutdowns []func(context.Context) error
 }
@@ -81,6 +83,8 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		t.MeterProvider = metricnoop.NewMeterProvider()
 		t.LoggerProvider = lognoop.NewLoggerProvider()
 		t.Logger = slog.New(stdout)
+		t.Metrics, _ = NewMetrics(t.MeterProvider, cfg.ServiceName)
+		t.Metrics.SetLogger(t.Logger)
 		return t, nil
 	}
 
@@ -104,6 +108,8 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	mp := sdkmetric.NewMeterProvider(
 		sdkmetric.WithReader(sdkmetric.NewPeriodicReader(metricExp)),
 		sdkmetric.WithResource(res),
+		sdkmetric.WithView(MetricViews()...),
+		sdkmetric.WithCardinalityLimit(CardinalityLimit),
 	)
 	t.shutdowns = append(t.shutdowns, mp.Shutdown)
 
@@ -121,6 +127,10 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 
 	bridge := otelslog.NewHandler(ScopeName, otelslog.WithLoggerProvider(lp), otelslog.WithVersion(cfg.ServiceVersion))
 	t.Logger = slog.New(slog.NewMultiHandler(stdout, levelGate{bridge, level}))
+	if t.Metrics, err = NewMetrics(mp, cfg.ServiceName); err != nil {
+		return nil, errors.Join(err, t.Shutdown(ctx))
+	}
+	t.Metrics.SetLogger(t.Logger)
 	return t, nil
 }
 

@@ -35,7 +35,7 @@ func main() {
 	srv := server.New(store, keys,
 		workflowagent.NewClient(serve.Env("WORKFLOW_AGENT_URL", "http://127.0.0.1:8081"), hc),
 		workflowengine.NewClient(serve.Env("WORKFLOW_ENGINE_URL", "http://127.0.0.1:8082"), hc),
-		tel.Logger)
+		tel.Logger, tel.Metrics)
 	h := tel.Middleware(telemetry.WithTrustedCaller(keys.Trusted))(srv.Routes())
 	if err := serve.Run(ctx, serve.NewServer(serve.Env("ADDR", ":8080"), h, tel.Logger), tel); err != nil {
 		serve.Fatal("api-gateway", err)

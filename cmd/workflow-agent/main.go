@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/starmates-ai/ai-teams/config"
 	"github.com/starmates-ai/ai-teams/internal/serve"
 	"github.com/starmates-ai/ai-teams/services/workflowagent/server"
 	"github.com/starmates-ai/ai-teams/telemetry"
@@ -27,8 +28,15 @@ func main() {
 			HTTP:    telemetry.HTTPClient(60*time.Second, telemetry.WithTracerProvider(tel.TracerProvider)),
 		}
 	}
+	prices := config.DefaultAIPrices()
+	if path := serve.Env("AI_PRICES_FILE", ""); path != "" {
+		if prices, err = telemetry.LoadPriceTable(path); err != nil {
+			serve.Fatal("workflow-agent", err)
+		}
+	}
+	tel.Metrics.SetPrices(prices)
 	tel.Logger.Info("llm provider", slog.String("provider", llm.Provider()), slog.String("model", llm.Model()))
-	srv := server.New(llm, tel.Logger, tel.TracerProvider)
+	srv := server.New(llm, tel.Logger, tel.TracerProvider, tel.Metrics)
 	h := tel.Middleware()(srv.Routes())
 	if err := serve.Run(ctx, serve.NewServer(serve.Env("ADDR", ":8081"), h, tel.Logger), tel); err != nil {
 		serve.Fatal("workflow-agent", err)

@@ -9,10 +9,8 @@ import (
 	"net/http"
 	"strings"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
-
 	"github.com/starmates-ai/ai-teams/internal/httpjson"
+	"github.com/starmates-ai/ai-teams/telemetry"
 )
 
 // APIKey is one client's key. Only its hash is kept; ID is a short, stable
@@ -20,13 +18,20 @@ import (
 type APIKey struct {
 	Client string
 	ID     string
-	hash   [32]byte
+	// Segment is the client's user segment (free, premium, enterprise) for
+	// the user_segment label; empty when API_KEYS names none.
+	Segment string
+	hash    [32]byte
 }
+
+// Segments a key may name: a fixed set, because it becomes a metric label.
+var segments = map[string]bool{"free": true, "premium": true, "enterprise": true}
 
 // Keys authenticates API requests.
 type Keys struct{ keys []APIKey }
 
-// ParseAPIKeys reads API_KEYS: "client_name:key,client_name:key".
+// ParseAPIKeys reads API_KEYS: "client_name:key,client_name:key", each
+// entry optionally followed by ":segment" (free, premium, enterprise).
 func ParseAPIKeys(spec string) (*Keys, error) {
 	k := &Keys{}
 	for i, pair := range strings.Split(spec, ",") {
@@ -35,13 +40,17 @@ func ParseAPIKeys(spec string) (*Keys, error) {
 			continue
 		}
 		client, key, ok := strings.Cut(pair, ":")
-		client, key = strings.TrimSpace(client), strings.TrimSpace(key)
+		key, segment, _ := strings.Cut(key, ":")
+		client, key, segment = strings.TrimSpace(client), strings.TrimSpace(key), strings.TrimSpace(segment)
 		if !ok || client == "" || key == "" {
 			// Never echo the pair: it holds a key.
-			return nil, fmt.Errorf("API_KEYS entry %d is not client_name:key", i+1)
+			return nil, fmt.Errorf("API_KEYS entry %d is not client_name:key[:segment]", i+1)
+		}
+		if segment != "" && !segments[segment] {
+			return nil, fmt.Errorf("API_KEYS entry %d: segment %q is not free, premium or enterprise", i+1, segment)
 		}
 		h := sha256.Sum256([]byte(key))
-		k.keys = append(k.keys, APIKey{Client: client, ID: hex.EncodeToString(h[:4]), hash: h})
+		k.keys = append(k.keys, APIKey{Client: client, ID: hex.EncodeToString(h[:4]), Segment: segment, hash: h})
 	}
 	return k, nil
 }
@@ -100,17 +109,17 @@ func (k *Keys) Require(next http.Handler) http.Handler {
 		key, ok := k.lookup(r)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ai-teams"`)
-			msg := "invalid API key"
+			// Bounded ids for api_key_usage_total: a wrong key's hash would
+			// make one series per guess.
+			msg, id := "invalid API key", "invalid"
 			if presented(r) == "" {
-				msg = "missing API key: send Authorization: Bearer KEY or X-API-Key: KEY"
+				msg, id = "missing API key: send Authorization: Bearer KEY or X-API-Key: KEY", "missing"
 			}
+			telemetry.SetAPIKey(r.Context(), id, telemetry.UnknownLabelValue)
 			httpjson.WriteError(w, http.StatusUnauthorized, "unauthorized", msg)
 			return
 		}
-		trace.SpanFromContext(r.Context()).SetAttributes(
-			attribute.String("api_key.id", key.ID),
-			attribute.String("api_key.client_name", key.Client),
-		)
+		telemetry.SetAPIKey(r.Context(), key.ID, key.Client)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), apiKeyCtx{}, key)))
 	})
 }

@@ -30,16 +30,24 @@ const (
 
 // Server is the gateway.
 type Server struct {
-	store  *Store
-	keys   *Keys
-	agent  *workflowagent.Client
-	engine *workflowengine.Client
-	log    *slog.Logger
+	store   *Store
+	keys    *Keys
+	agent   *workflowagent.Client
+	engine  *workflowengine.Client
+	log     *slog.Logger
+	metrics *telemetry.Metrics
 }
 
 // New returns a gateway server.
-func New(store *Store, keys *Keys, agent *workflowagent.Client, engine *workflowengine.Client, logger *slog.Logger) *Server {
-	return &Server{store: store, keys: keys, agent: agent, engine: engine, log: logger}
+func New(store *Store, keys *Keys, agent *workflowagent.Client, engine *workflowengine.Client, logger *slog.Logger, metrics *telemetry.Metrics) *Server {
+	return &Server{store: store, keys: keys, agent: agent, engine: engine, log: logger, metrics: metrics}
+}
+
+// setUser puts the request's user on its span, log line and endpoint
+// metrics, with the segment of the API key that made the request.
+func setUser(ctx context.Context, userID string) {
+	key, _ := APIKeyFrom(ctx)
+	telemetry.SetUser(ctx, userID, key.Segment)
 }
 
 // Routes returns the gateway's routes, without the telemetry middleware;
@@ -89,7 +97,8 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 		httpjson.WriteErr(w, err)
 		return
 	}
-	telemetry.SetUser(ctx, req.UserID, "")
+	setUser(ctx, req.UserID)
+	s.metrics.UserActivity(ctx, telemetry.ActivityCreateSession)
 	sess := apigateway.Session{
 		ID:         ids.New("sess"),
 		UserID:     req.UserID,
@@ -124,7 +133,8 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	telemetry.SetSession(ctx, sess.ID)
-	telemetry.SetUser(ctx, sess.UserID, "")
+	setUser(ctx, sess.UserID)
+	s.metrics.UserActivity(ctx, telemetry.ActivityGetSession)
 	httpjson.Write(w, http.StatusOK, sess)
 }
 
@@ -144,6 +154,8 @@ func (s *Server) getWorkflow(w http.ResponseWriter, r *http.Request) {
 		s.serverError(ctx, w, "reading workflow run failed", err)
 		return
 	}
+	setUser(ctx, run.UserID)
+	s.metrics.UserActivity(ctx, telemetry.ActivityGetWorkflow)
 	httpjson.Write(w, http.StatusOK, run)
 }
 
@@ -168,7 +180,8 @@ func (s *Server) createWorkflow(w http.ResponseWriter, r *http.Request) {
 		httpjson.WriteError(w, http.StatusBadRequest, "invalid_field", fmt.Sprintf(`"goal" is longer than %d characters`, MaxGoalLen))
 		return
 	}
-	telemetry.SetUser(ctx, req.UserID, "")
+	setUser(ctx, req.UserID)
+	s.metrics.UserActivity(ctx, telemetry.ActivityRunWorkflow)
 	if req.SessionID != "" {
 		telemetry.SetSession(ctx, req.SessionID)
 		sess, err := s.store.GetSession(ctx, req.SessionID)
@@ -196,6 +209,13 @@ func (s *Server) createWorkflow(w http.ResponseWriter, r *http.Request) {
 	}
 	downstreamErr := s.execute(ctx, req, &run)
 	run.DurationMS = float64(time.Since(start).Microseconds()) / 1000
+	completed := 0
+	for _, st := range run.Steps {
+		if st.Status == "completed" {
+			completed++
+		}
+	}
+	s.metrics.WorkflowOutcome(ctx, run.WorkflowType, completed, len(run.Steps))
 	// The run is stored whole, once, even when a downstream service failed:
 	// the row then says why.
 	if err := s.store.CreateRun(ctx, run); err != nil {

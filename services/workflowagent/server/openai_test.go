@@ -11,8 +11,11 @@ import (
 	"strings"
 	"testing"
 
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/starmates-ai/ai-teams/telemetry"
 )
 
 // fakeProvider speaks the OpenAI chat-completions wire format.
@@ -83,7 +86,7 @@ func TestPlanSpanGenAIAttributes(t *testing.T) {
 	srv, _ := fakeProvider(t, 200, okAnswer)
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	s := New(&OpenAI{BaseURL: srv.URL + "/v1", APIKey: "sk-secret-key-123", ModelID: "gpt-test", HTTP: srv.Client()}, slog.New(slog.DiscardHandler), tp)
+	s := New(&OpenAI{BaseURL: srv.URL + "/v1", APIKey: "sk-secret-key-123", ModelID: "gpt-test", HTTP: srv.Client()}, slog.New(slog.DiscardHandler), tp, noMetrics(t))
 	plan, usage, err := s.plan(context.Background(), "ship it")
 	if err != nil || len(plan.Steps) != 2 || plan.Type != "ai-assisted" || usage.PromptTokens != 42 {
 		t.Fatalf("plan %+v usage %+v err %v", plan, usage, err)
@@ -122,4 +125,12 @@ func TestParsePlanFallsBackToLines(t *testing.T) {
 	if _, err := parsePlan("   "); !errors.Is(err, ErrProvider) {
 		t.Errorf("empty answer: %v", err)
 	}
+}
+
+func noMetrics(t *testing.T) *telemetry.Metrics {
+	m, err := telemetry.NewMetrics(metricnoop.NewMeterProvider(), "workflow-agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

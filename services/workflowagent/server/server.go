@@ -26,14 +26,16 @@ const MaxGoalLen = 4000
 
 // Server plans workflows.
 type Server struct {
-	llm    LLM
-	log    *slog.Logger
-	tracer trace.Tracer
+	llm     LLM
+	log     *slog.Logger
+	tracer  trace.Tracer
+	metrics *telemetry.Metrics
 }
 
-// New returns a server planning with llm.
-func New(llm LLM, logger *slog.Logger, tp trace.TracerProvider) *Server {
-	return &Server{llm: llm, log: logger, tracer: tp.Tracer("github.com/starmates-ai/ai-teams/services/workflowagent")}
+// New returns a server planning with llm; metrics gets each LLM call's
+// tokens and cost.
+func New(llm LLM, logger *slog.Logger, tp trace.TracerProvider, metrics *telemetry.Metrics) *Server {
+	return &Server{llm: llm, log: logger, tracer: tp.Tracer("github.com/starmates-ai/ai-teams/services/workflowagent"), metrics: metrics}
 }
 
 // Routes returns the service's routes, without middleware.
@@ -98,6 +100,8 @@ func (s *Server) plan(ctx context.Context, goal string) (workflowagent.Plan, wor
 	defer span.End()
 
 	c, err := s.llm.Complete(ctx, systemPrompt, goal)
+	cost := s.metrics.RecordAI(ctx, telemetry.AIUsage{Provider: usage.Provider, Model: usage.Model, InputTokens: c.PromptTokens, OutputTokens: c.CompletionTokens})
+	span.SetAttributes(attribute.Float64("gen_ai.usage.cost_usd", cost))
 	if err == nil {
 		var steps []planStep
 		steps, err = parsePlan(c.Text)
