@@ -1,0 +1,325 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestStackDashboards drives some traffic through the gateway, then runs the
+// query of every panel of every dashboard in monitoring/dashboards against
+// the stack's Prometheus and fails, naming the dashboard and panel, when a
+// query is invalid or still returns nothing after a minute. It also checks
+// that the environment and service template variables list something.
+//
+// Template variables are substituted the simple way: $environment and
+// $service become .* (the dashboards use them with =~), $__rate_interval 1m
+// and $__range 1h.
+func TestStackDashboards(t *testing.T) {
+	key := requireStack(t)
+
+	queries := dashboardQueries(t)
+	if len(queries) == 0 {
+		t.Fatal("no dashboard queries found in monitoring/dashboards")
+	}
+
+	// Traffic for every panel family: sessions, workflows that complete, partly
+	// fail and fail (#partial, #fail), a workflow read, a validation error, an
+	// authentication error and an unmatched route.
+	// request_count is the middleware's counter; before it existed the
+	// otelhttp histogram counted the same requests.
+	const countQ = `sum(request_count{service="api-gateway",endpoint=~"/api/v1/.*"})` +
+		` or sum(http_server_request_duration_count{service="api-gateway",http_route=~"/api/v1/.*"})`
+	before := scalar(promQuery(t, countQ))
+	sent := dashboardTraffic(t, key)
+	poll(t, 60*time.Second, "dashboard traffic counted in Prometheus", func() (bool, string) {
+		now := scalar(promQuery(t, countQ))
+		return now >= before+float64(sent), fmt.Sprintf("count %v, want >= %v", now, before+float64(sent))
+	})
+
+	// Poll every query that has no data yet, once a second, for 60 s after the
+	// traffic is visible (metrics arrive within ~10 s: SDK export 5 s, scrape 5 s).
+	// An invalid query fails at once; it will not get better.
+	start := time.Now()
+	for {
+		pending := 0
+		for _, q := range queries {
+			if q.done {
+				continue
+			}
+			n, perr, err := instantQuery(q.expr)
+			switch {
+			case perr != "":
+				q.done, q.failure = true, "query error: "+perr
+			case err != nil:
+				q.failure = err.Error()
+				pending++
+			case n == 0:
+				q.failure = "no data"
+				pending++
+			default:
+				q.done, q.failure = true, ""
+			}
+		}
+		if pending == 0 || time.Since(start) > 60*time.Second {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+
+	// One subtest per dashboard and panel, so the report names what is missing.
+	byDash := map[string][]*dashQuery{}
+	var dashes []string
+	for _, q := range queries {
+		if byDash[q.dashboard] == nil {
+			dashes = append(dashes, q.dashboard)
+		}
+		byDash[q.dashboard] = append(byDash[q.dashboard], q)
+	}
+	ok := 0
+	for _, d := range dashes {
+		t.Run(d, func(t *testing.T) {
+			for _, q := range byDash[d] {
+				t.Run(q.panel, func(t *testing.T) {
+					if q.failure != "" {
+						t.Errorf("dashboard %s, panel %q, query %s: %s\n  expr (substituted): %s",
+							d, q.panel, q.refID, q.failure, q.expr)
+					}
+				})
+				if q.failure == "" {
+					ok++
+				}
+			}
+		})
+	}
+	measure(t, "dashboards: %d of %d panel queries returned data (polled up to 60s after the traffic was visible; %v)",
+		ok, len(queries), time.Since(start).Round(time.Second))
+}
+
+type dashQuery struct {
+	dashboard, panel, refID string
+	expr                    string
+	done                    bool
+	failure                 string
+}
+
+type grafanaPanel struct {
+	Title   string `json:"title"`
+	Type    string `json:"type"`
+	Targets []struct {
+		RefID string `json:"refId"`
+		Expr  string `json:"expr"`
+	} `json:"targets"`
+	Panels []grafanaPanel `json:"panels"` // collapsed rows keep their panels here
+}
+
+type grafanaDashboard struct {
+	Title      string         `json:"title"`
+	Panels     []grafanaPanel `json:"panels"`
+	Templating struct {
+		List []struct {
+			Name  string `json:"name"`
+			Type  string `json:"type"`
+			Query any    `json:"query"` // a string, or {"query": "..."} in newer Grafana
+		} `json:"list"`
+	} `json:"templating"`
+}
+
+// Simple substitution of the variables the dashboards use; an unknown one
+// is reported as a failure of its panel.
+var (
+	grafanaVars = map[string]string{
+		"environment":     ".*",
+		"service":         ".*",
+		"__rate_interval": "1m",
+		"__range":         "1h",
+	}
+	grafanaVarRe   = regexp.MustCompile(`\$\{(\w+)(?::\w+)?\}|\$(\w+)`)
+	labelValuesRe  = regexp.MustCompile(`^\s*label_values\((.*),\s*(\w+)\s*\)\s*$`)
+	labelValues1Re = regexp.MustCompile(`^\s*label_values\(\s*(\w+)\s*\)\s*$`)
+)
+
+func substitute(expr string) (string, error) {
+	var unknown []string
+	out := grafanaVarRe.ReplaceAllStringFunc(expr, func(m string) string {
+		sm := grafanaVarRe.FindStringSubmatch(m)
+		name := sm[1] + sm[2]
+		v, ok := grafanaVars[name]
+		if !ok {
+			unknown = append(unknown, "$"+name)
+			return m
+		}
+		return v
+	})
+	if len(unknown) > 0 {
+		return out, fmt.Errorf("unknown template variable(s) %v", unknown)
+	}
+	return out, nil
+}
+
+func dashboardQueries(t *testing.T) []*dashQuery {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(repoRoot(t), "monitoring", "dashboards", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(files)
+	var out []*dashQuery
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d grafanaDashboard
+		if err := json.Unmarshal(b, &d); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		name := filepath.Base(f)
+		add := func(panel, refID, expr string) {
+			q := &dashQuery{dashboard: name, panel: panel, refID: refID}
+			s, err := substitute(expr)
+			q.expr = s
+			if err != nil {
+				q.done, q.failure = true, err.Error()
+			}
+			out = append(out, q)
+		}
+		// Template variables of type query: label_values(metric{...}, label)
+		// lists something when count by (label) (metric{...}) does.
+		for _, v := range d.Templating.List {
+			if v.Type != "query" {
+				continue
+			}
+			def := ""
+			switch q := v.Query.(type) {
+			case string:
+				def = q
+			case map[string]any:
+				def, _ = q["query"].(string)
+			}
+			if m := labelValuesRe.FindStringSubmatch(def); m != nil {
+				add("variable $"+v.Name, "label_values", fmt.Sprintf("count by (%s) (%s)", m[2], m[1]))
+			} else if m := labelValues1Re.FindStringSubmatch(def); m != nil {
+				add("variable $"+v.Name, "label_values", fmt.Sprintf(`count by (%s) ({%s!=""})`, m[1], m[1]))
+			} else {
+				add("variable $"+v.Name, "query", def)
+			}
+		}
+		var walk func(ps []grafanaPanel)
+		walk = func(ps []grafanaPanel) {
+			for _, p := range ps {
+				walk(p.Panels)
+				for _, tg := range p.Targets {
+					if strings.TrimSpace(tg.Expr) == "" {
+						continue
+					}
+					add(p.Title, tg.RefID, tg.Expr)
+				}
+			}
+		}
+		walk(d.Panels)
+	}
+	return out
+}
+
+// instantQuery runs an instant query and counts the series (a scalar or
+// string result counts as one). perr is Prometheus' error for an invalid
+// query; err is a transport problem worth retrying.
+func instantQuery(q string) (n int, perr string, err error) {
+	var r struct {
+		Status    string `json:"status"`
+		ErrorType string `json:"errorType"`
+		Error     string `json:"error"`
+		Data      struct {
+			ResultType string          `json:"resultType"`
+			Result     json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	code, err := getJSON(prometheusURL+"/api/v1/query?query="+url.QueryEscape(q), &r)
+	if err != nil {
+		return 0, "", fmt.Errorf("HTTP %d: %v", code, err)
+	}
+	if r.Status != "success" {
+		if r.ErrorType == "bad_data" || code == http.StatusBadRequest || code == http.StatusUnprocessableEntity {
+			return 0, r.ErrorType + ": " + r.Error, nil
+		}
+		return 0, "", fmt.Errorf("HTTP %d %s: %s", code, r.ErrorType, r.Error)
+	}
+	switch r.Data.ResultType {
+	case "scalar", "string":
+		return 1, "", nil
+	}
+	var series []json.RawMessage
+	if err := json.Unmarshal(r.Data.Result, &series); err != nil {
+		return 0, "", err
+	}
+	return len(series), "", nil
+}
+
+// dashboardTraffic sends the requests and returns how many went to /api/v1
+// routes the gateway matched (for the wait on Prometheus).
+func dashboardTraffic(t *testing.T, key string) int {
+	t.Helper()
+	const user = "user_dashboards"
+	sent := 0
+	do := func(method, path, body string, auth bool, want int) []byte {
+		t.Helper()
+		req, _ := http.NewRequest(method, gatewayURL+path, strings.NewReader(body))
+		if auth {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("%s %s: %d, want %d: %s", method, path, resp.StatusCode, want, b)
+		}
+		return b
+	}
+	var sess struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(do("POST", "/api/v1/sessions", fmt.Sprintf(`{"user_id":%q}`, user), true, http.StatusCreated), &sess); err != nil || sess.ID == "" {
+		t.Fatalf("session: %v %q", err, sess.ID)
+	}
+	do("GET", "/api/v1/sessions/"+url.PathEscape(sess.ID), "", true, http.StatusOK)
+	sent += 2
+	var run struct {
+		ID string `json:"id"`
+	}
+	for _, goal := range []string{
+		"dashboards: plan the launch",
+		"dashboards: prepare the release notes #partial",
+		"dashboards: migrate the database #fail",
+	} {
+		b := do("POST", "/api/v1/workflows", fmt.Sprintf(`{"user_id":%q,"session_id":%q,"goal":%q}`, user, sess.ID, goal), true, http.StatusCreated)
+		if err := json.Unmarshal(b, &run); err != nil || run.ID == "" {
+			t.Fatalf("workflow run: %v %s", err, b)
+		}
+		sent++
+	}
+	do("GET", "/api/v1/workflows/"+url.PathEscape(run.ID), "", true, http.StatusOK)
+	sent++
+	// A validation error (unknown field) and an authentication error.
+	do("POST", "/api/v1/workflows", fmt.Sprintf(`{"user_id":%q,"goal":"x","unknown":1}`, user), true, http.StatusBadRequest)
+	do("GET", "/api/v1/sessions/"+url.PathEscape(sess.ID), "", false, http.StatusUnauthorized)
+	sent += 2
+	// No route: endpoint "unmatched".
+	do("GET", "/api/v1/no-such-route", "", true, http.StatusNotFound)
+	return sent
+}
