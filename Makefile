@@ -24,6 +24,7 @@ lint:
 	@$(GO) vet $(PKGS)
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.run/*')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	@scripts/terraform-validate.sh
 
 test-unit:
 	@echo "== unit tests and the in-process slice (SQLite + PostgreSQL)"

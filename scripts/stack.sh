@@ -10,7 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 SERVICES=(workflow-engine workflow-agent api-gateway)
-COMPONENTS=(jaeger otelcol prometheus "${SERVICES[@]}")
+COMPONENTS=(jaeger otelcol prometheus alertmanager "${SERVICES[@]}")
 
 # The demo's API key: random per checkout, kept in .run so curl examples and
 # tests can read it. Never committed (.run is ignored).
@@ -44,7 +44,7 @@ build() {
 
 up() {
   build
-  local n=6 t key
+  local n=7 t key
   key=$(demo_key)
   export ENVIRONMENT="${ENVIRONMENT:-dev}"
   # Short export interval so the demo's metrics reach Prometheus quickly.
@@ -74,7 +74,15 @@ up() {
   wait_ready prometheus http://127.0.0.1:9090/-/ready 60
   done_in "$t" "http://127.0.0.1:9090"
 
-  local i=4 svc port
+  t=$(date +%s); step 4 $n "alertmanager"
+  mkdir -p "$RUN/alertmanager"
+  # An empty cluster address turns off gossip (it would take 9094).
+  start alertmanager "9093" prometheus-alertmanager --config.file=monitoring/alertmanager.yml \
+    --storage.path="$RUN/alertmanager" --web.listen-address=127.0.0.1:9093 --cluster.listen-address=
+  wait_ready alertmanager http://127.0.0.1:9093/-/ready 30
+  done_in "$t" "http://127.0.0.1:9093 (webhook receiver: 127.0.0.1:9095)"
+
+  local i=5 svc port
   for svc in "${SERVICES[@]}"; do
     case $svc in
       api-gateway) port=8080 ;;
