@@ -18,9 +18,9 @@ var (
 	bareFields = []string{"service", "tracking_id", "dropped_fields"}
 )
 
-// TestCloudWatchQueriesUseRealFields checks docs/cloudwatch.md against the
+// TestStackCloudWatchQueriesUseRealFields checks docs/cloudwatch.md against the
 // lines the running services actually wrote.
-func TestCloudWatchQueriesUseRealFields(t *testing.T) {
+func TestStackCloudWatchQueriesUseRealFields(t *testing.T) {
 	key := requireStack(t)
 	// Make sure the stack has written every kind of line the queries use.
 	postWorkflow(t, key, "release notes #partial")

@@ -22,6 +22,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/starmates-ai/ai-teams/config"
 	"github.com/starmates-ai/ai-teams/services/apigateway"
 	gateway "github.com/starmates-ai/ai-teams/services/apigateway/server"
 	"github.com/starmates-ai/ai-teams/services/workflowagent"
@@ -70,14 +71,13 @@ func (s *lineSink) lines(t *testing.T) []map[string]any {
 
 // slice is the three services on loopback ports, sharing one span recorder.
 type slice struct {
-	firstTID string // tracking id of the first workflow request
-	metrics  map[string]*sdkmetric.ManualReader
-	spans    *tracetest.SpanRecorder
-	logs     map[string]*lineSink
-	store    *gateway.Store
-	gateway  *httptest.Server
-	agent    *httptest.Server
-	engine   *httptest.Server
+	metrics map[string]*sdkmetric.ManualReader
+	spans   *tracetest.SpanRecorder
+	logs    map[string]*lineSink
+	store   *gateway.Store
+	gateway *httptest.Server
+	agent   *httptest.Server
+	engine  *httptest.Server
 }
 
 func startSlice(t *testing.T, databaseURL, dataDir string) *slice {
@@ -96,6 +96,7 @@ func startSlice(t *testing.T, databaseURL, dataDir string) *slice {
 		if err != nil {
 			t.Fatal(err)
 		}
+		m.SetPrices(config.DefaultAIPrices())
 		return tp, slog.New(telemetry.NewHandler(sink, telemetry.HandlerOptions{Service: name, Level: slog.LevelDebug})), m
 	}
 	mw := func(tp trace.TracerProvider, l *slog.Logger, m *telemetry.Metrics, extra ...telemetry.Option) func(http.Handler) http.Handler {
@@ -191,7 +192,7 @@ func runSlice(t *testing.T, s *slice) {
 	t.Run("bad input is a clear 4xx and writes nothing", func(t *testing.T) { checkBadInput(t, s) })
 	t.Run("a failing step is recorded with its reason", func(t *testing.T) { checkFailedRun(t, s) })
 	t.Run("sessions", func(t *testing.T) { checkSessions(t, s) })
-	t.Run("metrics: catalog, exemplars, no unbounded labels", func(t *testing.T) { checkMetrics(t, s, s.firstTID) })
+	t.Run("metrics: catalog, exemplars, no unbounded labels", func(t *testing.T) { checkMetrics(t, s) })
 }
 
 func checkOneTrace(t *testing.T, s *slice) {
@@ -204,10 +205,10 @@ func checkOneTrace(t *testing.T, s *slice) {
 	if err := json.Unmarshal(body, &run); err != nil {
 		t.Fatal(err)
 	}
-	s.firstTID = tid
 	if run.TrackingID != tid || len(tid) != 32 {
 		t.Fatalf("body tracking_id %q, header %q", run.TrackingID, tid)
 	}
+	checkExemplar(t, s, tid)
 	if run.Status != workflowengine.StatusCompleted || len(run.Steps) == 0 {
 		t.Fatalf("run %+v", run)
 	}
