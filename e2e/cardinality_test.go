@@ -29,8 +29,9 @@ func TestStackCardinality(t *testing.T) {
 
 	// A first pass of every request shape, so the series they legitimately
 	// create exist before "before" is read.
+	warm := scalar(promQuery(t, countQ))
 	sendLoad(t, key, 0, 8)
-	waitCounted(t, countQ, scalar(promQuery(t, countQ)))
+	waitCounted(t, countQ, warm+8)
 	before := scalar(promQuery(t, appSeriesQ))
 	counted := scalar(promQuery(t, countQ))
 

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 )
 
 // The metric catalog: the design guide's names, with its unbounded labels
@@ -60,6 +61,18 @@ var metricLabels = map[string][]string{
 	MetricServiceUptime:   {"service_name"},
 }
 
+// freshExemplars keeps one exemplar per counter series: the first
+// measurement after each export. Prometheus takes one exemplar per counter
+// sample, and with the SDK's default (one slot per CPU) it could get a slot
+// still holding a measurement from an earlier export — an older trace id,
+// which it rejects as out of order. Histograms keep one per bucket.
+func freshExemplars(agg sdkmetric.Aggregation) exemplar.ReservoirProvider {
+	if h, ok := agg.(sdkmetric.AggregationExplicitBucketHistogram); ok && len(h.Boundaries) > 0 {
+		return sdkmetric.DefaultExemplarReservoirProviderSelector(agg)
+	}
+	return exemplar.FixedSizeReservoirProvider(1)
+}
+
 // MetricViews are the SDK views Setup installs: one label allow-list per
 // catalog instrument.
 func MetricViews() []sdkmetric.View {
@@ -71,7 +84,7 @@ func MetricViews() []sdkmetric.View {
 		}
 		views = append(views, sdkmetric.NewView(
 			sdkmetric.Instrument{Name: name},
-			sdkmetric.Stream{AttributeFilter: attribute.NewAllowKeysFilter(ks...)},
+			sdkmetric.Stream{AttributeFilter: attribute.NewAllowKeysFilter(ks...), ExemplarReservoirProviderSelector: freshExemplars},
 		))
 	}
 	return views
