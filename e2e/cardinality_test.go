@@ -25,7 +25,8 @@ const appSeriesQ = `count({job=~"api-gateway|workflow-agent|workflow-engine"})`
 // TestStackCardinality is the load check of issue 5.
 func TestStackCardinality(t *testing.T) {
 	key := requireStack(t)
-	const countQ = `sum(request_count{service="api-gateway"})`
+	// Only the stack's own (dev) gateway: other tests run gateways in other environments.
+	const countQ = `sum(request_count{service="api-gateway",environment="dev"})`
 
 	// A first pass of every request shape, so the series they legitimately
 	// create exist before "before" is read.
@@ -36,7 +37,7 @@ func TestStackCardinality(t *testing.T) {
 	counted := scalar(promQuery(t, countQ))
 
 	start := time.Now()
-	sendLoad(t, key, 8, loadRequests)
+	sendLoad(t, key, 8, 8+loadRequests)
 	took := time.Since(start)
 	waitCounted(t, countQ, counted+loadRequests)
 	after := scalar(promQuery(t, appSeriesQ))
