@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -60,9 +58,9 @@ func TestBinariesStartWithoutCollector(t *testing.T) {
 		t.Logf("note: request took %v with no collector", d)
 	}
 	tid := resp.Header.Get("X-Tracking-ID")
-	for name, out := range map[string]*procOutput{"api-gateway": gwOut, "workflow-agent": agentOut, "workflow-engine": engineOut} {
+	for name, out := range map[string]*lineSink{"api-gateway": gwOut, "workflow-agent": agentOut, "workflow-engine": engineOut} {
 		var carrying int
-		lines := out.jsonLines(t)
+		lines := out.lines(t, name)
 		checkLogLines(t, name, lines)
 		for _, l := range lines {
 			if l["tracking_id"] == tid {
@@ -85,43 +83,14 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-type procOutput struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (p *procOutput) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.b.Write(b)
-}
-
-// jsonLines returns stdout's JSON lines; every stdout line must be JSON.
-func (p *procOutput) jsonLines(t *testing.T) []map[string]any {
-	t.Helper()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(p.b.Bytes()))
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Errorf("stdout line is not JSON: %s", sc.Text())
-			continue
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
 // startBinary starts path; at cleanup it sends SIGINT (all processes stop
 // in parallel) and running.Wait waits for the graceful shutdowns.
-func startBinary(t *testing.T, running *sync.WaitGroup, path string, env []string) *procOutput {
+func startBinary(t *testing.T, running *sync.WaitGroup, path string, env []string) *lineSink {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, path)
 	cmd.Env = env
-	out := &procOutput{}
+	out := &lineSink{}
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = out, &stderr
 	if err := cmd.Start(); err != nil {

@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bufio"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -31,20 +29,10 @@ func TestStackCloudWatchQueriesUseRealFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen := map[string]bool{}
-	for _, svc := range []string{"api-gateway", "workflow-agent", "workflow-engine"} {
-		f, err := os.Open(filepath.Join(repoRoot(t), ".run", "logs", svc+".log"))
-		if err != nil {
-			t.Fatal(err)
+	for _, svc := range stackServices {
+		for _, l := range stackLogLines(t, svc) {
+			flatten("", l, seen)
 		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			var l map[string]any
-			if json.Unmarshal(sc.Bytes(), &l) == nil {
-				flatten("", l, seen)
-			}
-		}
-		f.Close()
 	}
 	blocks := sqlBlockRe.FindAllStringSubmatch(string(doc), -1)
 	if len(blocks) < 6 {

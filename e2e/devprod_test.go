@@ -161,7 +161,7 @@ func startProcess(t *testing.T, name, dir string, env []string, bin string, args
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
-	var out syncWriter
+	var out lineSink
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("%s: %v", name, err)
@@ -180,25 +180,4 @@ func startProcess(t *testing.T, name, dir string, env []string, bin string, args
 			t.Logf("%s output (tail):\n%s", name, out.tail(3000))
 		}
 	})
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.b = append(w.b, p...)
-	return len(p), nil
-}
-
-func (w *syncWriter) tail(n int) string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.b) > n {
-		return string(w.b[len(w.b)-n:])
-	}
-	return string(w.b)
 }

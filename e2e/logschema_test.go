@@ -1,11 +1,7 @@
 package e2e
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"testing"
 )
@@ -86,29 +82,12 @@ func checkLogLines(t *testing.T, who string, lines []map[string]any) {
 // (make demo and the e2e suite) against the schema.
 func TestStackLogSchema(t *testing.T) {
 	requireStack(t)
-	for _, svc := range []string{"api-gateway", "workflow-agent", "workflow-engine"} {
-		f, err := os.Open(filepath.Join(repoRoot(t), ".run", "logs", svc+".log"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		n := 0
-		for sc.Scan() {
-			var l map[string]any
-			if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-				t.Errorf("%s: not one JSON object: %s", svc, sc.Text())
-				continue
-			}
-			n++
-			if err := checkLogLine(l); err != nil {
-				t.Errorf("%s: %v: %s", svc, err, sc.Text())
-			}
-		}
-		f.Close()
-		if n == 0 {
+	for _, svc := range stackServices {
+		lines := stackLogLines(t, svc)
+		if len(lines) == 0 {
 			t.Errorf("%s wrote no lines", svc)
 		}
-		t.Logf("%s: %d lines checked", svc, n)
+		checkLogLines(t, svc, lines)
+		t.Logf("%s: %d lines checked", svc, len(lines))
 	}
 }

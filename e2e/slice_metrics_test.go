@@ -25,55 +25,47 @@ func (s *slice) collect(t *testing.T, service string) []point {
 		t.Fatal(err)
 	}
 	var out []point
-	attrsOf := func(set attribute.Set) map[string]string {
-		m := map[string]string{}
-		for _, kv := range set.ToSlice() {
-			m[string(kv.Key)] = kv.Value.Emit()
-		}
-		return m
-	}
-	exemplarIDs := func(traceIDs [][]byte) []string {
-		var ids []string
-		for _, id := range traceIDs {
-			ids = append(ids, hex.EncodeToString(id))
-		}
-		return ids
-	}
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
 			switch d := m.Data.(type) {
 			case metricdata.Sum[int64]:
-				for _, dp := range d.DataPoints {
-					var ids [][]byte
-					for _, e := range dp.Exemplars {
-						ids = append(ids, e.TraceID)
-					}
-					out = append(out, point{m.Name, attrsOf(dp.Attributes), float64(dp.Value), exemplarIDs(ids)})
-				}
+				out = append(out, sumPoints(m.Name, d.DataPoints)...)
 			case metricdata.Sum[float64]:
-				for _, dp := range d.DataPoints {
-					var ids [][]byte
-					for _, e := range dp.Exemplars {
-						ids = append(ids, e.TraceID)
-					}
-					out = append(out, point{m.Name, attrsOf(dp.Attributes), dp.Value, exemplarIDs(ids)})
-				}
+				out = append(out, sumPoints(m.Name, d.DataPoints)...)
+			case metricdata.Gauge[float64]:
+				out = append(out, sumPoints(m.Name, d.DataPoints)...)
 			case metricdata.Histogram[float64]:
 				for _, dp := range d.DataPoints {
-					var ids [][]byte
-					for _, e := range dp.Exemplars {
-						ids = append(ids, e.TraceID)
-					}
-					out = append(out, point{m.Name, attrsOf(dp.Attributes), float64(dp.Count), exemplarIDs(ids)})
-				}
-			case metricdata.Gauge[float64]:
-				for _, dp := range d.DataPoints {
-					out = append(out, point{m.Name, attrsOf(dp.Attributes), dp.Value, nil})
+					out = append(out, point{m.Name, attrsOf(dp.Attributes), float64(dp.Count), exemplarIDs(dp.Exemplars)})
 				}
 			}
 		}
 	}
 	return out
+}
+
+func sumPoints[N int64 | float64](name string, dps []metricdata.DataPoint[N]) []point {
+	out := make([]point, 0, len(dps))
+	for _, dp := range dps {
+		out = append(out, point{name, attrsOf(dp.Attributes), float64(dp.Value), exemplarIDs(dp.Exemplars)})
+	}
+	return out
+}
+
+func attrsOf(set attribute.Set) map[string]string {
+	m := map[string]string{}
+	for _, kv := range set.ToSlice() {
+		m[string(kv.Key)] = kv.Value.Emit()
+	}
+	return m
+}
+
+func exemplarIDs[N int64 | float64](es []metricdata.Exemplar[N]) []string {
+	var ids []string
+	for _, e := range es {
+		ids = append(ids, hex.EncodeToString(e.TraceID))
+	}
+	return ids
 }
 
 func find(points []point, metric string, want map[string]string) *point {

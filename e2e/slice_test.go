@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,7 +9,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,37 +34,6 @@ const testKey = "test-key-0123456789"
 // PostgresURLEnv names the variable holding the PostgreSQL URL the slice
 // runs against; make test starts a server and sets it.
 const PostgresURLEnv = "AI_TEAMS_TEST_POSTGRES_URL"
-
-// lineSink collects one service's JSON log lines.
-type lineSink struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *lineSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *lineSink) reset() { s.mu.Lock(); s.b.Reset(); s.mu.Unlock() }
-
-func (s *lineSink) lines(t *testing.T) []map[string]any {
-	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(s.b.Bytes()))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("log line is not JSON: %v: %s", err, sc.Text())
-		}
-		out = append(out, m)
-	}
-	return out
-}
 
 // slice is the three services on loopback ports, sharing one span recorder.
 type slice struct {
@@ -259,7 +225,7 @@ func checkOneTrace(t *testing.T, s *slice) {
 
 	// Every line written while serving it carries it, in every service.
 	for svc, sink := range s.logs {
-		lines := sink.lines(t)
+		lines := sink.lines(t, svc)
 		checkLogLines(t, svc, lines)
 		if len(lines) == 0 {
 			t.Errorf("%s wrote no log line", svc)

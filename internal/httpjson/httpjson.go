@@ -130,3 +130,8 @@ func decodeError(err error, maxBytes int64) *Error {
 	}
 	return Errorf(http.StatusBadRequest, "invalid_json", "the body could not be read as JSON")
 }
+
+// Healthy answers a liveness probe: {"status":"ok"}.
+func Healthy(w http.ResponseWriter, _ *http.Request) {
+	Write(w, http.StatusOK, map[string]string{"status": "ok"})
+}

@@ -42,9 +42,7 @@ func New(llm LLM, logger *slog.Logger, tp trace.TracerProvider, metrics *telemet
 func (s *Server) Routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+workflowagent.GeneratePath, s.generate)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
+	mux.HandleFunc("GET /healthz", httpjson.Healthy)
 	return mux
 }
 

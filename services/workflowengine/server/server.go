@@ -39,9 +39,7 @@ func New(logger *slog.Logger, tp trace.TracerProvider) *Server {
 func (s *Server) Routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+workflowengine.ExecutePath, s.execute)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
+	mux.HandleFunc("GET /healthz", httpjson.Healthy)
 	return mux
 }
 

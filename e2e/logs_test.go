@@ -1,0 +1,74 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+var stackServices = []string{"api-gateway", "workflow-agent", "workflow-engine"}
+
+// lineSink collects a process's or a service's output, safe for concurrent writes.
+type lineSink struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *lineSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *lineSink) reset() { s.mu.Lock(); s.b.Reset(); s.mu.Unlock() }
+
+// lines decodes the output as JSON lines (see decodeLines).
+func (s *lineSink) lines(t *testing.T, who string) []map[string]any {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return decodeLines(t, who, s.b.Bytes())
+}
+
+// tail returns the last n bytes, for failure reports.
+func (s *lineSink) tail(n int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.b.Bytes()
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
+
+// decodeLines parses b as one JSON object per line; a line that is not one
+// is a test error.
+func decodeLines(t *testing.T, who string, b []byte) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Errorf("%s: line is not one JSON object: %v: %s", who, err, sc.Text())
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// stackLogLines reads what a stack service wrote to .run/logs/<svc>.log.
+func stackLogLines(t *testing.T, svc string) []map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), ".run", "logs", svc+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return decodeLines(t, svc, b)
+}
