@@ -23,8 +23,7 @@ const webhookAddr = "127.0.0.1:9095"
 // the SLO fast-burn alert must reach `firing` in Prometheus and arrive at
 // a real Alertmanager, which delivers it to this test's webhook.
 func TestStackAlertReachesOnCall(t *testing.T) {
-	key := requireStack(t)
-	_ = key
+	requireStack(t)
 	root := repoRoot(t)
 
 	type notification struct {
@@ -52,10 +51,14 @@ func TestStackAlertReachesOnCall(t *testing.T) {
 	go func() { _ = hook.Serve(ln) }()
 	t.Cleanup(func() { _ = hook.Shutdown(context.Background()) })
 
-	// A staging gateway, its agent unreachable: every workflow is a 502.
+	// A staging gateway, its agent unreachable: every workflow is a 502. Its
+	// service name is new each run, so each run's alert is a new alert group
+	// that Alertmanager delivers (a repeat of a firing one would wait for
+	// repeat_interval).
 	addr, deadAgent := freeAddr(t), freeAddr(t)
+	service := fmt.Sprintf("api-gateway-e2e-%d", time.Now().Unix()%100000)
 	startProcess(t, "gateway-staging", root, []string{
-		"ENVIRONMENT=staging", "ADDR=" + addr, "DATA_DIR=" + t.TempDir(), "API_KEYS=alert:alert-key-1",
+		"ENVIRONMENT=staging", "ADDR=" + addr, "OTEL_SERVICE_NAME=" + service, "DATA_DIR=" + t.TempDir(), "API_KEYS=alert:alert-key-1",
 		"WORKFLOW_AGENT_URL=http://" + deadAgent, "OTEL_EXPORTER_OTLP_ENDPOINT=127.0.0.1:4317",
 		"OTEL_METRIC_EXPORT_INTERVAL=2000",
 	}, filepath.Join(root, ".bin", "api-gateway"))
@@ -93,7 +96,7 @@ func TestStackAlertReachesOnCall(t *testing.T) {
 	start := time.Now()
 
 	const alert = "SLOErrorBudgetBurnFast"
-	firingQ := fmt.Sprintf(`ALERTS{alertname=%q,alertstate="firing",environment="staging",service="api-gateway"}`, alert)
+	firingQ := fmt.Sprintf(`ALERTS{alertname=%q,alertstate="firing",environment="staging",service=%q}`, alert, service)
 	poll(t, 4*time.Minute, alert+" firing in Prometheus", func() (bool, string) {
 		r := promQuery(t, firingQ)
 		mu.Lock()
@@ -107,7 +110,7 @@ func TestStackAlertReachesOnCall(t *testing.T) {
 		defer mu.Unlock()
 		for _, n := range received {
 			for _, a := range n.Alerts {
-				if a.Status == "firing" && a.Labels["alertname"] == alert && a.Labels["environment"] == "staging" && a.Labels["severity"] == "page" {
+				if a.Status == "firing" && a.Labels["alertname"] == alert && a.Labels["service"] == service && a.Labels["severity"] == "page" {
 					return true, ""
 				}
 			}
