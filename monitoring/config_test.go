@@ -219,3 +219,45 @@ func TestEnvTemplateHasPlaceholdersOnly(t *testing.T) {
 		}
 	}
 }
+
+// The cloud profile's remote write carries the design guide's external
+// labels (environment, project) and Basic auth, never a Bearer header.
+func TestCloudOverlay(t *testing.T) {
+	var c struct {
+		Extensions map[string]struct {
+			ClientAuth map[string]string `yaml:"client_auth"`
+		} `yaml:"extensions"`
+		Exporters map[string]struct {
+			Endpoint       string            `yaml:"endpoint"`
+			ExternalLabels map[string]string `yaml:"external_labels"`
+			Headers        map[string]string `yaml:"headers"`
+			Auth           struct {
+				Authenticator string `yaml:"authenticator"`
+			} `yaml:"auth"`
+		} `yaml:"exporters"`
+	}
+	readYAML(t, "otel-collector-cloud.yml", &c)
+	rw, ok := c.Exporters["prometheus_remote_write/grafana_cloud"]
+	if !ok {
+		t.Fatal("no prometheus_remote_write/grafana_cloud exporter")
+	}
+	for _, l := range []string{"environment", "project"} {
+		if rw.ExternalLabels[l] == "" {
+			t.Errorf("remote write lacks external label %s", l)
+		}
+	}
+	for name, e := range c.Exporters {
+		if !strings.HasPrefix(e.Auth.Authenticator, "basicauth/") {
+			t.Errorf("%s authenticates with %q, want a basicauth extension", name, e.Auth.Authenticator)
+		}
+		for k, v := range e.Headers {
+			if strings.EqualFold(k, "authorization") || strings.Contains(strings.ToLower(v), "bearer") {
+				t.Errorf("%s sets an Authorization header by hand", name)
+			}
+		}
+		ext, ok := c.Extensions[e.Auth.Authenticator]
+		if !ok || !strings.Contains(ext.ClientAuth["password"], "GRAFANA_CLOUD_API_KEY") {
+			t.Errorf("%s: its authenticator must take the password from GRAFANA_CLOUD_API_KEY", name)
+		}
+	}
+}
