@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -273,22 +272,11 @@ func dashboardTraffic(t *testing.T, key string) int {
 	sent := 0
 	do := func(method, path, body string, auth bool, want int) []byte {
 		t.Helper()
-		req, _ := http.NewRequest(method, gatewayURL+path, strings.NewReader(body))
+		k := ""
 		if auth {
-			req.Header.Set("Authorization", "Bearer "+key)
+			k = key
 		}
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != want {
-			t.Fatalf("%s %s: %d, want %d: %s", method, path, resp.StatusCode, want, b)
-		}
+		b, _ := gatewayCall(t, k, method, path, body, want)
 		return b
 	}
 	var sess struct {

@@ -92,21 +92,31 @@ func getJSON(url string, out any) (int, error) {
 
 func postWorkflow(t *testing.T, key, goal string) (string, time.Time) {
 	t.Helper()
-	body := fmt.Sprintf(`{"user_id":"user_stack","goal":%q}`, goal)
-	req, _ := http.NewRequest("POST", gatewayURL+"/api/v1/workflows", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Content-Type", "application/json")
+	_, hdr := gatewayCall(t, key, "POST", "/api/v1/workflows", fmt.Sprintf(`{"user_id":"user_stack","goal":%q}`, goal), http.StatusCreated)
+	return hdr.Get("X-Tracking-ID"), time.Now()
+}
+
+// gatewayCall sends one request to the stack's gateway (with the API key
+// when key is set) and fails the test unless the status is want.
+func gatewayCall(t *testing.T, key, method, path, body string, want int) ([]byte, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest(method, gatewayURL+path, strings.NewReader(body))
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	done := time.Now()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("POST /api/v1/workflows: %d %s", resp.StatusCode, b)
+	if resp.StatusCode != want {
+		t.Fatalf("%s %s: %d, want %d: %s", method, path, resp.StatusCode, want, b)
 	}
-	return resp.Header.Get("X-Tracking-ID"), done
+	return b, resp.Header
 }
 
 type jaegerTrace struct {
@@ -287,17 +297,8 @@ func checkExemplars(t *testing.T, key string) {
 
 func getMissingSession(t *testing.T, key string) string {
 	t.Helper()
-	req, _ := http.NewRequest("GET", gatewayURL+"/api/v1/sessions/sess_missing", nil)
-	req.Header.Set("X-API-Key", key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNotFound {
-		t.Fatalf("GET missing session: %d", resp.StatusCode)
-	}
-	return resp.Header.Get("X-Tracking-ID")
+	_, hdr := gatewayCall(t, key, "GET", "/api/v1/sessions/sess_missing", "", http.StatusNotFound)
+	return hdr.Get("X-Tracking-ID")
 }
 
 // exemplarTraceIDs returns the trace ids of the exemplars of q's series.

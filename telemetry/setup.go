@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"go.opentelemetry.io/contrib/bridges/otelslog"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -156,6 +157,9 @@ func newResource(ctx context.Context, cfg Config) (*resource.Resource, error) {
 		resource.WithTelemetrySDK(),
 		resource.WithHost(),
 		resource.WithAttributes(
+			// One id per process: a restarted service gets series of its own
+			// (Prometheus `instance`) instead of resetting its predecessor's.
+			semconv.ServiceInstanceID(uuid.NewString()),
 			semconv.ServiceName(cfg.ServiceName),
 			semconv.ServiceVersion(cfg.ServiceVersion),
 			semconv.DeploymentEnvironmentNameKey.String(cfg.Environment),
