@@ -105,7 +105,7 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if p == http.ErrAbortHandler { // net/http's own signal to abort quietly
 				panic(p)
 			}
-			m.recovered(ctx, rec, r, p)
+			m.recovered(ctx, rec, p)
 		}
 		// r is the request otelhttp holds; ServeMux sets Pattern on the copy
 		// we passed down, so copy it back for the span name.
@@ -123,7 +123,7 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // recovered turns a panic into an ERROR log (which records the exception,
 // with the panicking goroutine's stack, on the span) and a JSON 500.
-func (m *middleware) recovered(ctx context.Context, w *responseRecorder, r *http.Request, p any) {
+func (m *middleware) recovered(ctx context.Context, w *responseRecorder, p any) {
 	err, ok := p.(error)
 	if !ok {
 		err = fmt.Errorf("%v", p)
