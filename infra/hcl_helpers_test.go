@@ -114,23 +114,23 @@ func (m *module) blocks(typ string) []block {
 
 func (m *module) resource(t *testing.T, typ, name string) block {
 	t.Helper()
-	for _, b := range m.blocks("resource") {
-		if b.Labels[0] == typ && b.Labels[1] == name {
-			return b
-		}
-	}
-	t.Fatalf("resource %s.%s not declared", typ, name)
-	return block{}
+	return m.declared(t, "resource", typ, name)
 }
 
 func (m *module) data(t *testing.T, typ, name string) block {
 	t.Helper()
-	for _, b := range m.blocks("data") {
+	return m.declared(t, "data", typ, name)
+}
+
+// declared returns the kind ("resource", "data") block typ.name.
+func (m *module) declared(t *testing.T, kind, typ, name string) block {
+	t.Helper()
+	for _, b := range m.blocks(kind) {
 		if b.Labels[0] == typ && b.Labels[1] == name {
 			return b
 		}
 	}
-	t.Fatalf("data %s.%s not declared", typ, name)
+	t.Fatalf("%s %s.%s not declared", kind, typ, name)
 	return block{}
 }
 

@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -117,45 +118,39 @@ type Metrics struct {
 func NewMetrics(mp metric.MeterProvider, service string) (*Metrics, error) {
 	m := &Metrics{service: service, unpriced: map[string]bool{}, log: slog.Default()}
 	meter := mp.Meter(ScopeName)
-	var err error
-	check := func(e error) {
-		if err == nil {
-			err = e
-		}
+	var errs []error
+	counter := func(name, desc string) metric.Int64Counter {
+		c, err := meter.Int64Counter(name, metric.WithDescription(desc))
+		errs = append(errs, err)
+		return c
 	}
-	var e error
-	m.requests, e = meter.Int64Counter(MetricRequestCount, metric.WithDescription("HTTP requests served"))
-	check(e)
-	m.duration, e = meter.Float64Histogram(MetricRequestDuration, metric.WithDescription("HTTP request duration"), metric.WithUnit("s"),
+	m.requests = counter(MetricRequestCount, "HTTP requests served")
+	m.errors = counter(MetricRequestErrors, "HTTP requests answered with 4xx or 5xx")
+	m.aiRequests = counter(MetricAIRequests, "LLM calls")
+	m.aiTokens = counter(MetricAITokens, "LLM tokens by type (input, output)")
+	m.keyUsage = counter(MetricAPIKeyUsage, "API requests by key (a short hash, never the key)")
+	m.endpoints = counter(MetricEndpointUsage, "Requests by endpoint and user segment")
+	m.activity = counter(MetricUserActivity, "User activity events by type")
+
+	var err error
+	m.duration, err = meter.Float64Histogram(MetricRequestDuration, metric.WithDescription("HTTP request duration"), metric.WithUnit("s"),
 		metric.WithExplicitBucketBoundaries(DurationBuckets...))
-	check(e)
-	m.errors, e = meter.Int64Counter(MetricRequestErrors, metric.WithDescription("HTTP requests answered with 4xx or 5xx"))
-	check(e)
-	m.active, e = meter.Int64UpDownCounter(MetricActiveRequests, metric.WithDescription("HTTP requests in flight"))
-	check(e)
-	m.aiRequests, e = meter.Int64Counter(MetricAIRequests, metric.WithDescription("LLM calls"))
-	check(e)
-	m.aiTokens, e = meter.Int64Counter(MetricAITokens, metric.WithDescription("LLM tokens by type (input, output)"))
-	check(e)
-	m.aiCost, e = meter.Float64Counter(MetricAICost, metric.WithDescription("LLM cost in USD from the price table"), metric.WithUnit("USD"))
-	check(e)
-	m.keyUsage, e = meter.Int64Counter(MetricAPIKeyUsage, metric.WithDescription("API requests by key (a short hash, never the key)"))
-	check(e)
-	m.endpoints, e = meter.Int64Counter(MetricEndpointUsage, metric.WithDescription("Requests by endpoint and user segment"))
-	check(e)
-	m.activity, e = meter.Int64Counter(MetricUserActivity, metric.WithDescription("User activity events by type"))
-	check(e)
-	m.workflows, e = meter.Float64Histogram(MetricWorkflowSuccess, metric.WithDescription("Share of a workflow's steps that completed, per run"),
+	errs = append(errs, err)
+	m.workflows, err = meter.Float64Histogram(MetricWorkflowSuccess, metric.WithDescription("Share of a workflow's steps that completed, per run"),
 		metric.WithExplicitBucketBoundaries(WorkflowSuccessBuckets...))
-	check(e)
+	errs = append(errs, err)
+	m.active, err = meter.Int64UpDownCounter(MetricActiveRequests, metric.WithDescription("HTTP requests in flight"))
+	errs = append(errs, err)
+	m.aiCost, err = meter.Float64Counter(MetricAICost, metric.WithDescription("LLM cost in USD from the price table"), metric.WithUnit("USD"))
+	errs = append(errs, err)
 	start := time.Now()
-	_, e = meter.Float64ObservableGauge(MetricServiceUptime, metric.WithDescription("Seconds since the process started; stops growing when it dies"),
+	_, err = meter.Float64ObservableGauge(MetricServiceUptime, metric.WithDescription("Seconds since the process started; stops growing when it dies"),
 		metric.WithUnit("s"), metric.WithFloat64Callback(func(_ context.Context, o metric.Float64Observer) error {
 			o.Observe(time.Since(start).Seconds(), metric.WithAttributes(attribute.String("service_name", service)))
 			return nil
 		}))
-	check(e)
-	return m, err
+	errs = append(errs, err)
+	return m, errors.Join(errs...)
 }
 
 // SetPrices sets the table ai_cost_total is computed from.
