@@ -59,17 +59,17 @@ func TestBinariesStartWithoutCollector(t *testing.T) {
 	}
 	tid := resp.Header.Get("X-Tracking-ID")
 	for name, out := range map[string]*lineSink{"api-gateway": gwOut, "workflow-agent": agentOut, "workflow-engine": engineOut} {
-		var carrying int
-		lines := out.lines(t, name)
-		checkLogLines(t, name, lines)
-		for _, l := range lines {
-			if l["tracking_id"] == tid {
-				carrying++
+		// A process's stdout reaches the sink through a pipe copier, which
+		// may lag behind the HTTP response: wait for the line.
+		poll(t, 10*time.Second, name+" logs a line with tracking id "+tid, func() (bool, string) {
+			for _, l := range out.lines(t, name) {
+				if l["tracking_id"] == tid {
+					return true, ""
+				}
 			}
-		}
-		if carrying == 0 {
-			t.Errorf("%s logged no line with tracking id %s", name, tid)
-		}
+			return false, "no such line yet"
+		})
+		checkLogLines(t, name, out.lines(t, name))
 	}
 }
 

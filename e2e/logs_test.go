@@ -26,12 +26,14 @@ func (s *lineSink) Write(p []byte) (int, error) {
 
 func (s *lineSink) reset() { s.mu.Lock(); s.b.Reset(); s.mu.Unlock() }
 
-// lines decodes the output as JSON lines (see decodeLines).
+// lines decodes the complete lines written so far as JSON lines (see
+// decodeLines); a line still being written is left for the next call.
 func (s *lineSink) lines(t *testing.T, who string) []map[string]any {
 	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return decodeLines(t, who, s.b.Bytes())
+	b := s.b.Bytes()
+	return decodeLines(t, who, b[:bytes.LastIndexByte(b, '\n')+1])
 }
 
 // tail returns the last n bytes, for failure reports.
