@@ -3,7 +3,8 @@
 # shellcheck shell=bash
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-RUN="$ROOT/.run"
+# AI_TEAMS_RUN_DIR moves pid files and logs elsewhere (the script tests use it).
+RUN="${AI_TEAMS_RUN_DIR:-$ROOT/.run}"
 PIDS="$RUN/pids"
 LOGS="$RUN/logs"
 mkdir -p "$PIDS" "$LOGS"
@@ -11,10 +12,19 @@ mkdir -p "$PIDS" "$LOGS"
 say() { printf '%s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# alive PID: the process exists and has not exited. An exited process that
+# nobody has reaped yet (a zombie) still answers kill -0, so read its state.
+alive() {
+  local state
+  kill -0 "$1" 2>/dev/null || return 1
+  state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+  [ "$state" != Z ]
+}
+
 # running NAME: the process we started under NAME is alive.
 running() {
   local f="$PIDS/$1.pid"
-  [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null
+  [ -f "$f" ] && alive "$(cat "$f")"
 }
 
 # port_busy PORT: something accepts TCP connections on 127.0.0.1:PORT.
@@ -46,9 +56,15 @@ start() {
   fi
   # shellcheck disable=SC2086
   require_free "$name" $ports
+  # One log per run: what an earlier run wrote moves aside, so nobody reading
+  # the log (a person or a test) mistakes old lines for this run's.
+  if [ -f "$LOGS/$name.log" ]; then
+    mkdir -p "$LOGS/previous"
+    mv -f "$LOGS/$name.log" "$LOGS/previous/$name.log"
+  fi
   (
     cd "$ROOT"
-    exec nohup "$@" >>"$LOGS/$name.log" 2>&1 </dev/null
+    exec nohup "$@" >"$LOGS/$name.log" 2>&1 </dev/null
   ) &
   echo $! >"$PIDS/$name.pid"
 }
@@ -80,13 +96,13 @@ stop() {
   local f="$PIDS/$1.pid" pid i
   [ -f "$f" ] || return 0
   pid=$(cat "$f")
-  if kill -0 "$pid" 2>/dev/null; then
+  if alive "$pid"; then
     kill "$pid" 2>/dev/null || true
     for i in $(seq 1 50); do
-      kill -0 "$pid" 2>/dev/null || break
+      alive "$pid" || break
       sleep 0.2
     done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
+    alive "$pid" && kill -9 "$pid" 2>/dev/null || true
     say "  stopped $1 (pid $pid)"
   fi
   rm -f "$f"

@@ -10,7 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 SERVICES=(workflow-engine workflow-agent api-gateway)
-COMPONENTS=(jaeger otelcol prometheus alertmanager "${SERVICES[@]}")
+COMPONENTS=(jaeger otelcol prometheus oncall-webhook alertmanager "${SERVICES[@]}")
 
 # The demo's API key: random per checkout, kept in .run so curl examples and
 # tests can read it. Never committed (.run is ignored).
@@ -28,7 +28,7 @@ build() {
   t=$(date +%s); step 1 $n "services (go build)"
   mkdir -p .bin
   go build -o .bin/ ./cmd/...
-  done_in "$t" ".bin/{api-gateway,workflow-agent,workflow-engine}"
+  done_in "$t" ".bin/{api-gateway,workflow-agent,workflow-engine,oncall-webhook}"
   t=$(date +%s); step 2 $n "collector distribution"
   scripts/build-collector.sh >"$LOGS/build-collector.log" 2>&1 || { cat "$LOGS/build-collector.log"; die "collector build failed"; }
   done_in "$t" ".bin/otelcol-ai-teams"
@@ -74,13 +74,18 @@ up() {
   wait_ready prometheus http://127.0.0.1:9090/-/ready 60
   done_in "$t" "http://127.0.0.1:9090"
 
-  t=$(date +%s); step 4 $n "alertmanager"
+  t=$(date +%s); step 4 $n "alertmanager + on-call webhook"
+  # The stand-in for Grafana OnCall: Alertmanager delivers to it, it keeps each
+  # notification as a line in .run/oncall-notifications.jsonl.
+  ADDR=127.0.0.1:9095 ONCALL_FILE="$RUN/oncall-notifications.jsonl" \
+    start oncall-webhook "9095" .bin/oncall-webhook
+  wait_ready oncall-webhook http://127.0.0.1:9095/healthz 30
   mkdir -p "$RUN/alertmanager"
   # An empty cluster address turns off gossip (it would take 9094).
   start alertmanager "9093" prometheus-alertmanager --config.file=monitoring/alertmanager.yml \
     --storage.path="$RUN/alertmanager" --web.listen-address=127.0.0.1:9093 --cluster.listen-address=
   wait_ready alertmanager http://127.0.0.1:9093/-/ready 30
-  done_in "$t" "http://127.0.0.1:9093 (webhook receiver: 127.0.0.1:9095)"
+  done_in "$t" "http://127.0.0.1:9093 → webhook 127.0.0.1:9095 (.run/oncall-notifications.jsonl)"
 
   local i=5 svc port
   for svc in "${SERVICES[@]}"; do
