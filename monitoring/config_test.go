@@ -4,6 +4,9 @@
 package monitoring_test
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -160,15 +163,8 @@ func TestPrometheusTargets(t *testing.T) {
 	}
 }
 
-// promtool validates the config when it is installed (make test installs it).
 func TestPrometheusConfigValid(t *testing.T) {
-	if _, err := exec.LookPath("promtool"); err != nil {
-		t.Skip("promtool not installed")
-	}
-	out, err := exec.Command("promtool", "check", "config", "--syntax-only", "prometheus.yml").CombinedOutput()
-	if err != nil {
-		t.Errorf("promtool: %v\n%s", err, out)
-	}
+	run(t, "promtool", "check", "config", "--syntax-only", "prometheus.yml")
 }
 
 // secretPatterns are shapes of real credentials. The tree may hold
@@ -185,7 +181,11 @@ var secretPatterns = map[string]*regexp.Regexp{
 func TestNoSecretsInTree(t *testing.T) {
 	out, err := exec.Command("git", "-C", "..", "ls-files", "--cached", "--others", "--exclude-standard").Output()
 	if err != nil {
-		t.Skipf("git ls-files: %v", err)
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			err = fmt.Errorf("%w: %s", err, bytes.TrimSpace(exit.Stderr))
+		}
+		cannotRun(t, "git ls-files lists the files to scan: %v", err)
 	}
 	files := strings.Fields(string(out))
 	if len(files) < 10 {
