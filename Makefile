@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 PKGS  := ./...
 
-.PHONY: bench demo demo-down build test test-unit test-collector test-stack lint fuzz stack-up stack-down clean
+.PHONY: bench demo demo-down build test lint fresh-check fuzz stack-up stack-down clean
 
 ## demo: build and start the whole local stack and the three services, drive traffic, print where to look (Ctrl-C stops it)
 demo:
@@ -16,37 +16,20 @@ demo-down:
 build:
 	@mkdir -p .bin && $(GO) build -o .bin/ ./cmd/...
 
-## test: lint, unit tests, the in-process slice on SQLite and PostgreSQL, the collector module, and e2e against the real stack
-test: lint test-unit test-collector test-stack
+## test: install and start what the tests need, run them all, end with one summary line (scripts/test.sh)
+test:
+	@scripts/test.sh
 
 lint:
 	@echo "== go vet / gofmt"
 	@$(GO) vet $(PKGS)
-	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.run/*')); \
+	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path './.run/*')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	@scripts/terraform-validate.sh
 
-test-unit:
-	@echo "== unit tests and the in-process slice (SQLite + PostgreSQL)"
-	@url=$$(scripts/postgres.sh start) && \
-	  AI_TEAMS_TEST_POSTGRES_URL="$$url" $(GO) test -count=1 -skip '^TestStack' $(PKGS)
-
-test-collector:
-	@echo "== collector distribution and benchmark module"
-	@cd collector && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -count=1 ./...
-	@cd bench && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -count=1 -run XXX -bench . -benchtime 100x ./... >/dev/null
-
-# The stack tests reuse a running demo stack; otherwise they start one and stop it after.
-test-stack:
-	@echo "== e2e against real collector, Jaeger and Prometheus"
-	@started=0; \
-	  if ! scripts/stack.sh status >/dev/null 2>&1; then scripts/stack.sh up && started=1; fi; \
-	  rm -f .run/measurements.txt; \
-	  AI_TEAMS_STACK=1 $(GO) test -count=1 -run 'Stack' ./e2e/; rc=$$?; \
-	  [ -f .run/measurements.txt ] && sed 's/^/  measured: /' .run/measurements.txt; \
-	  if [ $$rc -ne 0 ]; then tail -n 5 .run/logs/*.log; fi; \
-	  if [ $$started = 1 ]; then scripts/stack.sh down >/dev/null; fi; \
-	  exit $$rc
+## fresh-check: .ci/run and make demo inside a clean Debian root (debootstrap + chroot), as on a fresh machine
+fresh-check:
+	@scripts/fresh-check.sh
 
 ## bench: logging benchmarks (ours, slog JSON, zap, zerolog in one run) into bench/logging.txt; see bench/RESULTS.md
 bench:
