@@ -2,10 +2,7 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -14,56 +11,31 @@ import (
 	"time"
 )
 
-// webhookAddr is where monitoring/alertmanager.yml delivers (the stand-in
-// for the design guide's Grafana OnCall integration).
-const webhookAddr = "127.0.0.1:9095"
-
 // TestStackAlertReachesOnCall injects errors and follows one alert the
 // whole way: a staging gateway whose workflow-agent is down answers 502;
 // the SLO fast-burn alert must reach `firing` in Prometheus and arrive at
-// a real Alertmanager, which delivers it to this test's webhook.
+// a real Alertmanager, which delivers it to the stack's on-call webhook
+// (oncall-webhook, the stand-in for Grafana OnCall), which keeps it in
+// .run/oncall-notifications.jsonl.
 func TestStackAlertReachesOnCall(t *testing.T) {
 	requireStack(t)
 	root := repoRoot(t)
-
-	type notification struct {
-		Status string `json:"status"`
-		Alerts []struct {
-			Status string            `json:"status"`
-			Labels map[string]string `json:"labels"`
-		} `json:"alerts"`
-	}
-	var mu sync.Mutex
-	var received []notification
-	ln, err := net.Listen("tcp", webhookAddr)
-	if err != nil {
-		t.Fatalf("the webhook receiver needs %s: %v", webhookAddr, err)
-	}
-	hook := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		var n notification
-		if json.Unmarshal(b, &n) == nil {
-			mu.Lock()
-			received = append(received, n)
-			mu.Unlock()
-		}
-	})}
-	go func() { _ = hook.Serve(ln) }()
-	t.Cleanup(func() { _ = hook.Shutdown(context.Background()) })
+	notifications := newFileTail(t, filepath.Join(root, ".run", "oncall-notifications.jsonl"))
 
 	// A staging gateway, its agent unreachable: every workflow is a 502. Its
 	// service name is new each run, so each run's alert is a new alert group
 	// that Alertmanager delivers (a repeat of a firing one would wait for
-	// repeat_interval).
-	addr, deadAgent := freeAddr(t), freeAddr(t)
-	service := fmt.Sprintf("api-gateway-e2e-%d", time.Now().Unix()%100000)
-	startProcess(t, "gateway-staging", root, []string{
-		"ENVIRONMENT=staging", "ADDR=" + addr, "OTEL_SERVICE_NAME=" + service, "DATA_DIR=" + t.TempDir(), "API_KEYS=alert:alert-key-1",
+	// repeat_interval) and no earlier run's notification can match.
+	deadAgent := refusingAddr(t)
+	service := "api-gateway-" + uniqueSuffix()
+	out, exited := startProcess(t, "gateway-staging", root, []string{
+		"ENVIRONMENT=staging", "ADDR=127.0.0.1:0", "OTEL_SERVICE_NAME=" + service, "DATA_DIR=" + t.TempDir(), "API_KEYS=alert:alert-key-1",
 		"WORKFLOW_AGENT_URL=http://" + deadAgent, "OTEL_EXPORTER_OTLP_ENDPOINT=127.0.0.1:4317",
 		"OTEL_METRIC_EXPORT_INTERVAL=2000",
 	}, filepath.Join(root, ".bin", "api-gateway"))
-	waitHealthy(t, "http://"+addr+"/healthz")
+	addr := serviceAddr(t, "gateway-staging", out, exited)
 
+	var mu sync.Mutex
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	var errorsSent int
@@ -105,17 +77,20 @@ func TestStackAlertReachesOnCall(t *testing.T) {
 	})
 	firing := time.Since(start)
 
-	poll(t, 2*time.Minute, alert+" delivered by Alertmanager to the webhook", func() (bool, string) {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, n := range received {
-			for _, a := range n.Alerts {
-				if a.Status == "firing" && a.Labels["alertname"] == alert && a.Labels["service"] == service && a.Labels["severity"] == "page" {
+	poll(t, 2*time.Minute, alert+" delivered by Alertmanager to the on-call webhook", func() (bool, string) {
+		lines := notifications.lines(t)
+		for _, l := range lines {
+			n, _ := l["notification"].(map[string]any)
+			alerts, _ := n["alerts"].([]any)
+			for _, a := range alerts {
+				a, _ := a.(map[string]any)
+				labels, _ := a["labels"].(map[string]any)
+				if a["status"] == "firing" && labels["alertname"] == alert && labels["service"] == service && labels["severity"] == "page" {
 					return true, ""
 				}
 			}
 		}
-		return false, fmt.Sprintf("%d notifications so far", len(received))
+		return false, fmt.Sprintf("%d notifications so far in this run", len(lines))
 	})
 	delivered := time.Since(start)
 	measure(t, "injected errors → %s firing in Prometheus: %v; delivered to the on-call webhook: %v", alert, firing.Round(time.Second), delivered.Round(time.Second))

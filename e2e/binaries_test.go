@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -29,15 +28,18 @@ func TestBinariesStartWithoutCollector(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	deadOTLP := freeAddr(t) // nothing listens here
-	gw, ag, en := freeAddr(t), freeAddr(t), freeAddr(t)
+	// A collector that is down: the port is held by the test, connections are closed at once.
+	deadOTLP := refusingAddr(t)
 	var running sync.WaitGroup
 	t.Cleanup(running.Wait) // registered first, so it runs after every process was signalled
-	base := []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + deadOTLP, "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	engineOut := startBinary(t, &running, filepath.Join(bin, "workflow-engine"), append(base, "ADDR="+en))
-	agentOut := startBinary(t, &running, filepath.Join(bin, "workflow-agent"), append(base, "ADDR="+ag))
-	gwOut := startBinary(t, &running, filepath.Join(bin, "api-gateway"), append(base, "ADDR="+gw, "DATA_DIR="+t.TempDir(),
+	base := []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + deadOTLP, "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "ADDR=127.0.0.1:0"}
+	engineOut, engineExit := startBinary(t, &running, filepath.Join(bin, "workflow-engine"), base)
+	en := serviceAddr(t, "workflow-engine", engineOut, engineExit)
+	agentOut, agentExit := startBinary(t, &running, filepath.Join(bin, "workflow-agent"), base)
+	ag := serviceAddr(t, "workflow-agent", agentOut, agentExit)
+	gwOut, gwExit := startBinary(t, &running, filepath.Join(bin, "api-gateway"), append(base, "DATA_DIR="+t.TempDir(),
 		"API_KEYS=bin:bin-key-123", "WORKFLOW_AGENT_URL=http://"+ag, "WORKFLOW_ENGINE_URL=http://"+en))
+	gw := serviceAddr(t, "api-gateway", gwOut, gwExit)
 
 	for _, addr := range []string{en, ag, gw} {
 		waitHealthy(t, "http://"+addr+"/healthz")
@@ -73,19 +75,9 @@ func TestBinariesStartWithoutCollector(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // startBinary starts path; at cleanup it sends SIGINT (all processes stop
 // in parallel) and running.Wait waits for the graceful shutdowns.
-func startBinary(t *testing.T, running *sync.WaitGroup, path string, env []string) *lineSink {
+func startBinary(t *testing.T, running *sync.WaitGroup, path string, env []string) (*lineSink, <-chan struct{}) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, path)
@@ -115,7 +107,7 @@ func startBinary(t *testing.T, running *sync.WaitGroup, path string, env []strin
 			t.Logf("%s stderr:\n%s", filepath.Base(path), stderr.String())
 		}
 	})
-	return out
+	return out, done
 }
 
 func waitHealthy(t *testing.T, url string) {

@@ -14,36 +14,42 @@ import (
 	"time"
 )
 
-// TestStackDashboards drives some traffic through the gateway, then runs the
-// query of every panel of every dashboard in monitoring/dashboards against
-// the stack's Prometheus and fails, naming the dashboard and panel, when a
-// query is invalid or still returns nothing after a minute. It also checks
-// that the environment and service template variables list something.
+// TestStackDashboards drives traffic through a gateway, agent and engine of
+// its own (service names no other run uses), then runs the query of every
+// panel of every dashboard in monitoring/dashboards against the stack's
+// Prometheus and fails, naming the dashboard and panel, when a query is
+// invalid or still returns nothing after a minute. It also checks that the
+// environment and service template variables list something.
 //
-// Template variables are substituted the simple way: $environment and
-// $service become .* (the dashboards use them with =~), $__rate_interval 1m
-// and $__range 1h.
+// Template variables are substituted the simple way: $service becomes this
+// test's own service names, so a panel about the services shows data only
+// if this run's requests made it; $environment becomes .*; $__range is the
+// time since the test started and $__rate_interval 1m. Panels about the
+// stack itself (collector, Prometheus) see its current state.
 func TestStackDashboards(t *testing.T) {
-	key := requireStack(t)
-
-	queries := dashboardQueries(t)
-	if len(queries) == 0 {
-		t.Fatal("no dashboard queries found in monitoring/dashboards")
-	}
+	requireStack(t)
+	tr := startTrio(t)
+	begin := time.Now()
 
 	// Traffic for every panel family: sessions, workflows that complete, partly
 	// fail and fail (#partial, #fail), a workflow read, a validation error, an
 	// authentication error and an unmatched route.
-	// request_count is the middleware's counter; before it existed the
-	// otelhttp histogram counted the same requests.
-	const countQ = `sum(request_count{service="api-gateway",endpoint=~"/api/v1/.*"})` +
-		` or sum(http_server_request_duration_count{service="api-gateway",http_route=~"/api/v1/.*"})`
-	before := scalar(promQuery(t, countQ))
-	sent := dashboardTraffic(t, key)
+	countQ := fmt.Sprintf(`sum(request_count{service=%q,endpoint=~"/api/v1/.*"})`, tr.services[0])
+	sent := dashboardTraffic(t, tr.gateway, tr.key)
 	poll(t, 60*time.Second, "dashboard traffic counted in Prometheus", func() (bool, string) {
 		now := scalar(promQuery(t, countQ))
-		return now >= before+float64(sent), fmt.Sprintf("count %v, want >= %v", now, before+float64(sent))
+		return now >= float64(sent), fmt.Sprintf("count %v, want %v", now, sent)
 	})
+	vars := map[string]string{
+		"environment":     ".*",
+		"service":         tr.serviceRegex(),
+		"__rate_interval": "1m",
+		"__range":         fmt.Sprintf("%ds", int(time.Since(begin).Seconds())+1),
+	}
+	queries := dashboardQueries(t, vars)
+	if len(queries) == 0 {
+		t.Fatal("no dashboard queries found in monitoring/dashboards")
+	}
 
 	// Poll every query that has no data yet, once a second, for 60 s after the
 	// traffic is visible (metrics arrive within ~10 s: SDK export 5 s, scrape 5 s).
@@ -136,23 +142,17 @@ type grafanaDashboard struct {
 // Simple substitution of the variables the dashboards use; an unknown one
 // is reported as a failure of its panel.
 var (
-	grafanaVars = map[string]string{
-		"environment":     ".*",
-		"service":         ".*",
-		"__rate_interval": "1m",
-		"__range":         "1h",
-	}
 	grafanaVarRe   = regexp.MustCompile(`\$\{(\w+)(?::\w+)?\}|\$(\w+)`)
 	labelValuesRe  = regexp.MustCompile(`^\s*label_values\((.*),\s*(\w+)\s*\)\s*$`)
 	labelValues1Re = regexp.MustCompile(`^\s*label_values\(\s*(\w+)\s*\)\s*$`)
 )
 
-func substitute(expr string) (string, error) {
+func substitute(expr string, vars map[string]string) (string, error) {
 	var unknown []string
 	out := grafanaVarRe.ReplaceAllStringFunc(expr, func(m string) string {
 		sm := grafanaVarRe.FindStringSubmatch(m)
 		name := sm[1] + sm[2]
-		v, ok := grafanaVars[name]
+		v, ok := vars[name]
 		if !ok {
 			unknown = append(unknown, "$"+name)
 			return m
@@ -165,7 +165,7 @@ func substitute(expr string) (string, error) {
 	return out, nil
 }
 
-func dashboardQueries(t *testing.T) []*dashQuery {
+func dashboardQueries(t *testing.T, vars map[string]string) []*dashQuery {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(repoRoot(t), "monitoring", "dashboards", "*.json"))
 	if err != nil {
@@ -185,7 +185,7 @@ func dashboardQueries(t *testing.T) []*dashQuery {
 		name := filepath.Base(f)
 		add := func(panel, refID, expr string) {
 			q := &dashQuery{dashboard: name, panel: panel, refID: refID}
-			s, err := substitute(expr)
+			s, err := substitute(expr, vars)
 			q.expr = s
 			if err != nil {
 				q.done, q.failure = true, err.Error()
@@ -266,7 +266,7 @@ func instantQuery(q string) (n int, perr string, err error) {
 
 // dashboardTraffic sends the requests and returns how many went to /api/v1
 // routes the gateway matched (for the wait on Prometheus).
-func dashboardTraffic(t *testing.T, key string) int {
+func dashboardTraffic(t *testing.T, base, key string) int {
 	t.Helper()
 	const user = "user_dashboards"
 	sent := 0
@@ -276,7 +276,7 @@ func dashboardTraffic(t *testing.T, key string) int {
 		if auth {
 			k = key
 		}
-		b, _ := gatewayCall(t, k, method, path, body, want)
+		b, _ := callGateway(t, base, k, method, path, body, want)
 		return b
 	}
 	var sess struct {

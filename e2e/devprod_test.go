@@ -3,11 +3,11 @@ package e2e
 import (
 	"encoding/base64"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -42,84 +42,65 @@ func TestStackDevProdRemoteWrite(t *testing.T) {
 	defer otlp.Close()
 
 	// The stand-in for Mimir: Prometheus with its remote-write receiver.
-	mimirAddr := freeAddr(t)
 	mimirCfg := filepath.Join(dir, "mimir.yml")
 	writeFile(t, mimirCfg, "global:\n  scrape_interval: 1m\n")
-	startProcess(t, "mimir-prometheus", dir, nil, "prometheus", "--config.file="+mimirCfg,
-		"--storage.tsdb.path="+filepath.Join(dir, "mimir-data"), "--web.enable-remote-write-receiver",
-		"--web.listen-address="+mimirAddr)
-	waitHealthy(t, "http://"+mimirAddr+"/-/ready")
+	mimir := startPrometheus(t, "mimir-prometheus", dir, "--config.file="+mimirCfg,
+		"--storage.tsdb.path="+filepath.Join(dir, "mimir-data"), "--web.enable-remote-write-receiver")
 
-	// The collector, cloud profile; ports moved off the stack's collector.
-	grpc, httpPort, prom, health, own := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
-	overlay := filepath.Join(dir, "ports.yml")
-	writeFile(t, overlay, fmt.Sprintf(`receivers:
-  otlp:
-    protocols:
-      grpc: {endpoint: %q}
-      http: {endpoint: %q}
-exporters:
-  prometheus: {endpoint: %q}
-extensions:
-  health_check: {endpoint: %q}
-  file_storage: {directory: %q}
-service:
-  telemetry:
-    metrics:
-      readers:
-        - pull: {exporter: {prometheus: {host: 127.0.0.1, port: %s}}}
-`, grpc, httpPort, prom, health, filepath.Join(dir, "queue"), portOf(own)))
 	const tenant, token = "123456", "test-access-policy-token"
-	startProcess(t, "collector-cloud", root, []string{
+	grpc := startCloudCollector(t, root, dir, []string{
 		"ENVIRONMENT=dev", // the collector's own: a fallback, senders' environments win
 		"GRAFANA_CLOUD_TENANT_ID=" + tenant,
 		"GRAFANA_CLOUD_API_KEY=" + token,
-		"GRAFANA_CLOUD_PROMETHEUS_URL=http://" + mimirAddr + "/api/v1/write",
+		"GRAFANA_CLOUD_PROMETHEUS_URL=" + mimir + "/api/v1/write",
 		"GRAFANA_CLOUD_OTLP_URL=" + otlp.URL + "/otlp",
 		"OTEL_FILE_LOGS=" + filepath.Join(dir, "logs.jsonl"),
-	}, filepath.Join(root, ".bin", "otelcol-ai-teams"),
-		"--config", "monitoring/otel-collector-config.yml", "--config", "monitoring/otel-collector-cloud.yml", "--config", overlay)
-	waitHealthy(t, "http://"+health+"/")
+	})
 
-	// Two gateways, dev and prod, same collector.
+	// Two gateways, dev and prod, same collector; service names of this run
+	// only, so each environment's series can be told apart by name as well.
+	suffix := uniqueSuffix()
+	gateways := map[string]string{} // environment → service name
 	for _, env := range []string{"dev", "prod"} {
-		addr := freeAddr(t)
-		startProcess(t, "gateway-"+env, root, []string{
-			"ENVIRONMENT=" + env, "ADDR=" + addr, "DATA_DIR=" + filepath.Join(dir, env),
-			"API_KEYS=devprod:devprod-key-1", "OTEL_EXPORTER_OTLP_ENDPOINT=" + grpc,
+		name := "api-gateway-" + env + "-" + suffix
+		gateways[env] = name
+		out, exited := startProcess(t, name, root, []string{
+			"ENVIRONMENT=" + env, "OTEL_SERVICE_NAME=" + name, "ADDR=127.0.0.1:0", "LOG_LEVEL=INFO",
+			"DATA_DIR=" + filepath.Join(dir, env), "API_KEYS=devprod:devprod-key-1", "OTEL_EXPORTER_OTLP_ENDPOINT=" + grpc,
 			"OTEL_METRIC_EXPORT_INTERVAL=2000", "OTEL_BSP_SCHEDULE_DELAY=500",
 		}, filepath.Join(root, ".bin", "api-gateway"))
-		waitHealthy(t, "http://"+addr+"/healthz")
+		addr := serviceAddr(t, name, out, exited)
 		for i := range 3 {
-			req, _ := http.NewRequest("POST", "http://"+addr+"/api/v1/sessions", strings.NewReader(fmt.Sprintf(`{"user_id":"u_%s_%d"}`, env, i)))
-			req.Header.Set("X-API-Key", "devprod-key-1")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
+			callGateway(t, "http://"+addr, "devprod-key-1", "POST", "/api/v1/sessions", fmt.Sprintf(`{"user_id":"u_%s_%d"}`, env, i), http.StatusCreated)
 		}
 	}
 
-	q := `count by (environment, project) (request_count{service="api-gateway",endpoint="/api/v1/sessions"})`
+	q := `count by (service, environment, project) (request_count{endpoint="/api/v1/sessions"})`
 	var last promResult
 	poll(t, 90*time.Second, "dev and prod series in the remote-write Prometheus", func() (bool, string) {
-		last = promQueryAt(t, "http://"+mimirAddr, q)
-		envs := map[string]bool{}
+		last = promQueryAt(t, mimir, q)
+		seen := map[string]bool{}
 		for _, r := range last.Data.Result {
 			if r.Metric["project"] == "starmates-ai-team" {
-				envs[r.Metric["environment"]] = true
+				seen[r.Metric["environment"]+" "+r.Metric["service"]] = true
 			}
 		}
-		return envs["dev"] && envs["prod"], fmt.Sprintf("%v", last.Data.Result)
+		return seen["dev "+gateways["dev"]] && seen["prod "+gateways["prod"]], fmt.Sprintf("%v", last.Data.Result)
 	})
 	if len(last.Data.Result) != 2 {
 		t.Errorf("want exactly the two environments apart, got %v", last.Data.Result)
 	}
-	// The prod gateway's series carry prod only: nothing mixed.
-	mixed := promQueryAt(t, "http://"+mimirAddr, `count(request_count{service="api-gateway",environment="prod",service_name!="api-gateway"})`)
-	if len(mixed.Data.Result) != 0 {
-		t.Errorf("unexpected series: %v", mixed.Data.Result)
+	// Nothing mixed: no series of the prod gateway outside prod, none of the
+	// dev gateway outside dev, on any metric.
+	for env, name := range gateways {
+		mixed := promQueryAt(t, mimir, fmt.Sprintf(`count by (__name__, environment) ({service=%q, environment!=%q})`, name, env))
+		if len(mixed.Data.Result) != 0 {
+			t.Errorf("%s's series outside %s: %v", name, env, mixed.Data.Result)
+		}
+		own := promQueryAt(t, mimir, fmt.Sprintf(`count({service=%q, environment=%q})`, name, env))
+		if scalar(own) == 0 {
+			t.Errorf("no series of %s in %s", name, env)
+		}
 	}
 
 	// Traces and logs went to the OTLP endpoint with Basic instance-id:token.
@@ -154,30 +135,68 @@ func writeFile(t *testing.T, path, content string) {
 
 func portOf(addr string) string { return addr[strings.LastIndexByte(addr, ':')+1:] }
 
-// startProcess runs a helper process for the test, stopping it at cleanup
-// and showing its output if the test failed.
-func startProcess(t *testing.T, name, dir string, env []string, bin string, args ...string) {
+// startCloudCollector runs our collector with the real cloud profile plus a
+// test-only overlay that moves its listen ports off the stack's collector,
+// and returns its OTLP/gRPC address. The collector cannot report the ports
+// it bound, so the ports are chosen free just before the start, and a start
+// that lost one of them to another process is retried with new ones.
+func startCloudCollector(t *testing.T, root, dir string, env []string) string {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	var out lineSink
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("%s: %v", name, err)
+	for attempt := 1; ; attempt++ {
+		grpc, httpPort, prom, health, own := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+		overlay := filepath.Join(dir, fmt.Sprintf("ports-%d.yml", attempt))
+		writeFile(t, overlay, fmt.Sprintf(`receivers:
+  otlp:
+    protocols:
+      grpc: {endpoint: %q}
+      http: {endpoint: %q}
+exporters:
+  prometheus: {endpoint: %q}
+extensions:
+  health_check: {endpoint: %q}
+  file_storage: {directory: %q}
+service:
+  telemetry:
+    metrics:
+      readers:
+        - pull: {exporter: {prometheus: {host: 127.0.0.1, port: %s}}}
+`, grpc, httpPort, prom, health, filepath.Join(dir, "queue"), portOf(own)))
+		name := fmt.Sprintf("collector-cloud-%d", attempt)
+		out, exited := startProcess(t, name, root, env, filepath.Join(root, ".bin", "otelcol-ai-teams"),
+			"--config", "monitoring/otel-collector-config.yml", "--config", "monitoring/otel-collector-cloud.yml", "--config", overlay)
+		healthy := false
+		poll(t, 60*time.Second, name+" healthy", func() (bool, string) {
+			select {
+			case <-exited:
+				return true, ""
+			default:
+			}
+			resp, err := http.Get("http://" + health + "/")
+			if err != nil {
+				return false, err.Error()
+			}
+			resp.Body.Close()
+			healthy = resp.StatusCode == http.StatusOK
+			return healthy, resp.Status
+		})
+		if healthy {
+			return grpc
+		}
+		if attempt == 3 || !strings.Contains(out.tail(1<<16), "address already in use") {
+			t.Fatalf("%s exited:\n%s", name, out.tail(3000))
+		}
+		t.Logf("%s lost a port to another process; starting again with new ports", name)
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("%s output (tail):\n%s", name, out.tail(3000))
-		}
-	})
+}
+
+// freeAddr is a port free at the moment of the call, for processes that
+// cannot report the port they bound (see startCloudCollector).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

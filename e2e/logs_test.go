@@ -65,12 +65,72 @@ func decodeLines(t *testing.T, who string, b []byte) []map[string]any {
 	return out
 }
 
-// stackLogLines reads what a stack service wrote to .run/logs/<svc>.log.
-func stackLogLines(t *testing.T, svc string) []map[string]any {
+// fileTail reads what is appended to a file after the tail was made, so a
+// test sees only the lines its own run wrote, never an earlier run's.
+type fileTail struct {
+	path   string
+	offset int64
+}
+
+func tailOf(path string) (*fileTail, error) {
+	st, err := os.Stat(path)
+	switch {
+	case os.IsNotExist(err):
+		return &fileTail{path: path}, nil
+	case err != nil:
+		return nil, err
+	}
+	return &fileTail{path: path, offset: st.Size()}, nil
+}
+
+func newFileTail(t *testing.T, path string) *fileTail {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), ".run", "logs", svc+".log"))
+	ft, err := tailOf(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return decodeLines(t, svc, b)
+	return ft
+}
+
+// lines decodes the complete JSON lines appended since the tail was made.
+// A file that shrank was started anew (a restarted process): all of it is new.
+func (ft *fileTail) lines(t *testing.T) []map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(ft.path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(b)) >= ft.offset {
+		b = b[ft.offset:]
+	}
+	return decodeLines(t, filepath.Base(ft.path), b[:bytes.LastIndexByte(b, '\n')+1])
+}
+
+// runLogs are the stack services' log files as of the start of this test
+// binary (see TestMain).
+var runLogs = map[string]*fileTail{}
+
+func TestMain(m *testing.M) {
+	wd, err := os.Getwd()
+	if err != nil {
+		panic(err)
+	}
+	for _, svc := range stackServices {
+		ft, err := tailOf(filepath.Join(filepath.Dir(wd), ".run", "logs", svc+".log"))
+		if err != nil {
+			panic(err)
+		}
+		runLogs[svc] = ft
+	}
+	os.Exit(m.Run())
+}
+
+// stackLogLines is what a stack service wrote to .run/logs/<svc>.log since
+// this test binary started.
+func stackLogLines(t *testing.T, svc string) []map[string]any {
+	t.Helper()
+	return runLogs[svc].lines(t)
 }

@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
 	"regexp"
 	"testing"
+	"time"
 )
 
 var (
@@ -78,16 +80,40 @@ func checkLogLines(t *testing.T, who string, lines []map[string]any) {
 	}
 }
 
-// TestStackLogSchema checks every line the stack's services have written
-// (make demo and the e2e suite) against the schema.
+// TestStackLogSchema checks every line the stack's services wrote during
+// this test run against the schema, after sending its own requests of each
+// kind (completed, partly failed, failed, rejected, unrouted), whose lines
+// must be among them.
 func TestStackLogSchema(t *testing.T) {
-	requireStack(t)
+	key := requireStack(t)
+	var own []string
+	for _, goal := range []string{"schema check", "schema check #partial", "schema check #fail"} {
+		tid, _ := postWorkflow(t, key, goal)
+		own = append(own, tid)
+	}
+	_, hdr := gatewayCall(t, "wrong-key", "GET", "/api/v1/sessions/sess_x", "", http.StatusUnauthorized)
+	own = append(own, hdr.Get("X-Tracking-ID"))
+	_, hdr = gatewayCall(t, key, "GET", "/no/such/route", "", http.StatusNotFound)
+	own = append(own, hdr.Get("X-Tracking-ID"))
+
+	poll(t, 10*time.Second, "the gateway's lines for this test's requests", func() (bool, string) {
+		seen := map[any]bool{}
+		for _, l := range stackLogLines(t, "api-gateway") {
+			seen[l["tracking_id"]] = true
+		}
+		for _, tid := range own {
+			if !seen[tid] {
+				return false, "no line with " + tid
+			}
+		}
+		return true, ""
+	})
 	for _, svc := range stackServices {
 		lines := stackLogLines(t, svc)
 		if len(lines) == 0 {
-			t.Errorf("%s wrote no lines", svc)
+			t.Errorf("%s wrote no lines during this run", svc)
 		}
 		checkLogLines(t, svc, lines)
-		t.Logf("%s: %d lines checked", svc, len(lines))
+		t.Logf("%s: %d lines of this run checked", svc, len(lines))
 	}
 }

@@ -100,7 +100,13 @@ func postWorkflow(t *testing.T, key, goal string) (string, time.Time) {
 // when key is set) and fails the test unless the status is want.
 func gatewayCall(t *testing.T, key, method, path, body string, want int) ([]byte, http.Header) {
 	t.Helper()
-	req, _ := http.NewRequest(method, gatewayURL+path, strings.NewReader(body))
+	return callGateway(t, gatewayURL, key, method, path, body, want)
+}
+
+// callGateway is gatewayCall for the gateway at base.
+func callGateway(t *testing.T, base, key, method, path, body string, want int) ([]byte, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
@@ -237,54 +243,65 @@ func scalar(r promResult) float64 {
 	return f
 }
 
+// TestStackMetricsInPrometheus counts exactly this test's requests: they go
+// to a gateway, agent and engine of its own whose service names no other
+// run uses, so the counters show those requests and nothing else.
 func TestStackMetricsInPrometheus(t *testing.T) {
-	key := requireStack(t)
-	const countQ = `sum(request_count{service="api-gateway",endpoint="/api/v1/workflows"})`
-	before := scalar(promQuery(t, countQ))
-	_, done := postWorkflow(t, key, "count this request")
-	poll(t, 90*time.Second, "gateway request counted in Prometheus", func() (bool, string) {
-		now := scalar(promQuery(t, countQ))
-		return now > before, fmt.Sprintf("count %v (before %v)", now, before)
-	})
-	measure(t, "delay response → metric in Prometheus: %v (SDK export 5s, scrape 5s, polled every 200ms)", time.Since(done).Round(time.Millisecond))
+	requireStack(t)
+	tr := startTrio(t)
+	const workflows = 3
+	var done time.Time
+	for i := range workflows {
+		callGateway(t, tr.gateway, tr.key, "POST", "/api/v1/workflows", fmt.Sprintf(`{"user_id":"user_metrics","goal":"count this request %d"}`, i), http.StatusCreated)
+		done = time.Now()
+	}
+	for _, svc := range tr.services {
+		countQ := fmt.Sprintf(`sum(request_count{service=%q})`, svc)
+		poll(t, 90*time.Second, svc+"'s requests counted in Prometheus", func() (bool, string) {
+			now := scalar(promQuery(t, countQ))
+			return now == workflows, fmt.Sprintf("count %v, want %d", now, workflows)
+		})
+		if svc == tr.services[0] {
+			measure(t, "delay response → metric in Prometheus: %v (SDK export 2s, scrape 5s, polled every 200ms)", time.Since(done).Round(time.Millisecond))
+		}
+	}
 
-	r := promQuery(t, `count by (service, environment, project) (request_count)`)
-	seen := map[string]bool{}
+	r := promQuery(t, fmt.Sprintf(`count by (service, environment, project) (request_count{service=~%q})`, tr.serviceRegex()))
+	if len(r.Data.Result) != len(tr.services) {
+		t.Errorf("want one environment and project per service, got %v", r.Data.Result)
+	}
 	for _, s := range r.Data.Result {
-		if s.Metric["environment"] == "" || s.Metric["project"] == "" {
-			t.Errorf("series without environment/project: %v", s.Metric)
-		}
-		seen[s.Metric["service"]] = true
-	}
-	for _, svc := range []string{"api-gateway", "workflow-agent", "workflow-engine"} {
-		if !seen[svc] {
-			t.Errorf("no HTTP metrics from %s in Prometheus (have %v)", svc, seen)
+		if s.Metric["environment"] != "dev" || s.Metric["project"] != "starmates-ai-team" {
+			t.Errorf("series with environment %q project %q: %v", s.Metric["environment"], s.Metric["project"], s.Metric)
 		}
 	}
 
-	checkExemplars(t, key)
+	checkExemplars(t, tr)
 }
 
 // checkExemplars: a request's trace id rides as an exemplar on the counter
-// and the histogram of its series. Exemplars are sampled (the SDK keeps a
-// few per series per export, the exporter one per counter sample), so it
-// uses a series only this test touches (GET of a missing session: 404) and
-// accepts any of up to five requests' trace ids.
-func checkExemplars(t *testing.T, key string) {
+// and the histogram of its series. The series belong to this test's own
+// gateway, so every exemplar there is one of this test's requests; the SDK
+// keeps a sample of them, so it accepts any of up to five requests' ids.
+func checkExemplars(t *testing.T, tr trio) {
 	t.Helper()
 	start := time.Now()
 	sent := map[string]bool{}
 	for _, q := range []string{
-		`request_count{service="api-gateway",endpoint="/api/v1/sessions/{id}",status_code="404"}`,
-		`request_duration_seconds_bucket{service="api-gateway",endpoint="/api/v1/sessions/{id}"}`,
+		fmt.Sprintf(`request_count{service=%q,endpoint="/api/v1/sessions/{id}",status_code="404"}`, tr.services[0]),
+		fmt.Sprintf(`request_duration_seconds_bucket{service=%q,endpoint="/api/v1/sessions/{id}"}`, tr.services[0]),
 	} {
 		found := false
 		for attempt := 0; attempt < 5 && !found; attempt++ {
-			sent[getMissingSession(t, key)] = true
+			_, hdr := callGateway(t, tr.gateway, tr.key, "GET", "/api/v1/sessions/sess_missing", "", http.StatusNotFound)
+			sent[hdr.Get("X-Tracking-ID")] = true
 			deadline := time.Now().Add(15 * time.Second)
 			for time.Now().Before(deadline) && !found {
 				for id := range exemplarTraceIDs(t, q, start, time.Now()) {
-					found = found || sent[id]
+					if !sent[id] {
+						t.Fatalf("exemplar %s of %s is no request of this test", id, q)
+					}
+					found = true
 				}
 				time.Sleep(200 * time.Millisecond)
 			}
@@ -293,12 +310,6 @@ func checkExemplars(t *testing.T, key string) {
 			t.Errorf("none of %d trace ids became an exemplar of %s", len(sent), q)
 		}
 	}
-}
-
-func getMissingSession(t *testing.T, key string) string {
-	t.Helper()
-	_, hdr := gatewayCall(t, key, "GET", "/api/v1/sessions/sess_missing", "", http.StatusNotFound)
-	return hdr.Get("X-Tracking-ID")
 }
 
 // exemplarTraceIDs returns the trace ids of the exemplars of q's series.
@@ -347,12 +358,15 @@ func TestStackCollectorHealthy(t *testing.T) {
 // context (the local profile writes them to .run/otel-logs.jsonl).
 func TestStackLogsOverOTLP(t *testing.T) {
 	key := requireStack(t)
+	records := newFileTail(t, filepath.Join(repoRoot(t), ".run", "otel-logs.jsonl"))
 	tid, _ := postWorkflow(t, key, "otlp logs check #fail")
-	path := filepath.Join(repoRoot(t), ".run", "otel-logs.jsonl")
 	poll(t, 30*time.Second, "ERROR record with the trace id in the collector's log file", func() (bool, string) {
-		b, err := os.ReadFile(path)
+		b, err := os.ReadFile(records.path)
 		if err != nil {
 			return false, err.Error()
+		}
+		if int64(len(b)) >= records.offset {
+			b = b[records.offset:]
 		}
 		for _, line := range strings.Split(string(b), "\n") {
 			if !strings.Contains(line, tid) {
