@@ -59,6 +59,9 @@ cat <<TXT
   Exemplars (trace ids on the metrics):
     curl -sG http://127.0.0.1:9090/api/v1/query_exemplars --data-urlencode 'query=request_count{service="api-gateway"}' --data-urlencode "start=\$(date -d -5min +%s)"
 
+  Alerts: http://127.0.0.1:9093 (Alertmanager); each notification it delivers is a line in
+    .run/oncall-notifications.jsonl (the local stand-in for Grafana OnCall)
+
   Collector health: http://127.0.0.1:13133/   exported metrics: http://127.0.0.1:8889/metrics
   Service logs (CloudWatch-shaped JSON): .run/logs/{api-gateway,workflow-agent,workflow-engine}.log
     grep $tid .run/logs/*.log
