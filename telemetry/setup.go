@@ -28,7 +28,6 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
-	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	otellog "go.opentelemetry.io/otel/log"
 )
@@ -80,7 +79,12 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	otel.SetErrorHandler(newOnceErrorHandler(slog.New(stdout), time.Minute))
 
 	if cfg.Disabled {
-		t.TracerProvider = tracenoop.NewTracerProvider()
+		// A tracer without exporters, not a no-op one: the tracking id is the
+		// trace id, and a no-op tracer has none to give (it would also adopt
+		// an untrusted caller's traceparent as ours).
+		tp := sdktrace.NewTracerProvider()
+		t.shutdowns = append(t.shutdowns, tp.Shutdown)
+		t.TracerProvider = tp
 		t.MeterProvider = metricnoop.NewMeterProvider()
 		t.LoggerProvider = lognoop.NewLoggerProvider()
 		t.Logger = slog.New(stdout)
@@ -256,6 +260,7 @@ func (g levelGate) WithGroup(name string) slog.Handler {
 type onceErrorHandler struct {
 	log      *slog.Logger
 	interval time.Duration
+	now      func() time.Time // time.Now; tests step it across the interval
 
 	mu         sync.Mutex
 	last       time.Time
@@ -263,12 +268,12 @@ type onceErrorHandler struct {
 }
 
 func newOnceErrorHandler(l *slog.Logger, interval time.Duration) *onceErrorHandler {
-	return &onceErrorHandler{log: l, interval: interval}
+	return &onceErrorHandler{log: l, interval: interval, now: time.Now}
 }
 
 func (h *onceErrorHandler) Handle(err error) {
 	h.mu.Lock()
-	now := time.Now()
+	now := h.now()
 	if !h.last.IsZero() && now.Sub(h.last) < h.interval {
 		h.suppressed++
 		h.mu.Unlock()
