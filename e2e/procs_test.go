@@ -48,22 +48,15 @@ func startProcess(t *testing.T, name, dir string, env []string, bin string, args
 // the port, so no other process can take it between choosing and binding.
 func serviceAddr(t *testing.T, name string, out *lineSink, exited <-chan struct{}) string {
 	t.Helper()
-	var addr string
-	poll(t, 30*time.Second, name+" logs its listening address", func() (bool, string) {
-		select {
-		case <-exited:
-			t.Fatalf("%s exited during start-up:\n%s", name, out.tail(2000))
-		default:
-		}
+	return reportedAddr(t, name, out, exited, func() string {
 		for _, l := range out.lines(t, name) {
 			if l["@message"] == "listening" {
-				addr, _ = l["addr"].(string)
-				return addr != "", ""
+				addr, _ := l["addr"].(string)
+				return addr
 			}
 		}
-		return false, "no listening line yet"
+		return ""
 	})
-	return addr
 }
 
 // prometheusListenRe finds the address Prometheus reports after binding
@@ -75,21 +68,31 @@ var prometheusListenRe = regexp.MustCompile(`msg="Listening on" address=(\S+)`)
 func startPrometheus(t *testing.T, name, dir string, args ...string) string {
 	t.Helper()
 	out, exited := startProcess(t, name, dir, nil, "prometheus", append(args, "--web.listen-address=127.0.0.1:0")...)
-	var base string
-	poll(t, 60*time.Second, name+" reports its address", func() (bool, string) {
+	base := "http://" + reportedAddr(t, name, out, exited, func() string {
+		if m := prometheusListenRe.FindStringSubmatch(out.tail(1 << 16)); m != nil {
+			return m[1]
+		}
+		return ""
+	})
+	waitHealthy(t, base+"/-/ready")
+	return base
+}
+
+// reportedAddr polls find until it reads a bound address from a starting
+// process's output, and fails at once if the process exits first.
+func reportedAddr(t *testing.T, name string, out *lineSink, exited <-chan struct{}, find func() string) string {
+	t.Helper()
+	var addr string
+	poll(t, 60*time.Second, name+" reports the address it bound", func() (bool, string) {
 		select {
 		case <-exited:
 			t.Fatalf("%s exited during start-up:\n%s", name, out.tail(2000))
 		default:
 		}
-		if m := prometheusListenRe.FindStringSubmatch(out.tail(1 << 16)); m != nil {
-			base = "http://" + m[1]
-			return true, ""
-		}
-		return false, "no address yet"
+		addr = find()
+		return addr != "", "no address yet"
 	})
-	waitHealthy(t, base+"/-/ready")
-	return base
+	return addr
 }
 
 // refusingAddr is an address where a listener accepts connections and
