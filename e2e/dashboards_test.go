@@ -44,9 +44,8 @@ func TestStackDashboards(t *testing.T) {
 		"environment":     ".*",
 		"service":         tr.serviceRegex(),
 		"__rate_interval": "1m",
-		"__range":         fmt.Sprintf("%ds", int(time.Since(begin).Seconds())+1),
 	}
-	queries := dashboardQueries(t, vars)
+	queries := dashboardQueries(t)
 	if len(queries) == 0 {
 		t.Fatal("no dashboard queries found in monitoring/dashboards")
 	}
@@ -61,8 +60,17 @@ func TestStackDashboards(t *testing.T) {
 			if q.done {
 				continue
 			}
-			n, perr, err := instantQuery(q.expr)
+			// The time range is this test's: from its start to this query.
+			vars["__range"] = fmt.Sprintf("%ds", int(time.Since(begin).Seconds())+1)
+			expr, serr := substitute(q.raw, vars)
+			q.expr = expr
+			n, perr, err := 0, "", error(nil)
+			if serr == nil {
+				n, perr, err = instantQuery(expr)
+			}
 			switch {
+			case serr != nil:
+				q.done, q.failure = true, serr.Error()
 			case perr != "":
 				q.done, q.failure = true, "query error: "+perr
 			case err != nil:
@@ -112,7 +120,7 @@ func TestStackDashboards(t *testing.T) {
 
 type dashQuery struct {
 	dashboard, panel, refID string
-	expr                    string
+	raw, expr               string // as in the dashboard; as last queried
 	done                    bool
 	failure                 string
 }
@@ -165,7 +173,7 @@ func substitute(expr string, vars map[string]string) (string, error) {
 	return out, nil
 }
 
-func dashboardQueries(t *testing.T, vars map[string]string) []*dashQuery {
+func dashboardQueries(t *testing.T) []*dashQuery {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(repoRoot(t), "monitoring", "dashboards", "*.json"))
 	if err != nil {
@@ -184,13 +192,7 @@ func dashboardQueries(t *testing.T, vars map[string]string) []*dashQuery {
 		}
 		name := filepath.Base(f)
 		add := func(panel, refID, expr string) {
-			q := &dashQuery{dashboard: name, panel: panel, refID: refID}
-			s, err := substitute(expr, vars)
-			q.expr = s
-			if err != nil {
-				q.done, q.failure = true, err.Error()
-			}
-			out = append(out, q)
+			out = append(out, &dashQuery{dashboard: name, panel: panel, refID: refID, raw: expr})
 		}
 		// Template variables of type query: label_values(metric{...}, label)
 		// lists something when count by (label) (metric{...}) does.
