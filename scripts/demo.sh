@@ -48,7 +48,10 @@ cat <<TXT
       -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \\
       -d '{"user_id":"user_1","goal":"write a haiku about tracing"}' -i
 
-  One finished trace (gateway → agent → engine, with the DB insert), Jaeger HTTP API:
+  One request — its spans across the three services, its log lines under them, its rows:
+    .bin/aiteams trace $tid
+
+  The same trace (gateway → agent → engine, with the DB insert), Jaeger HTTP API:
     http://127.0.0.1:16686/api/traces/$tid
   (The Jaeger binary built from the Go module serves the full HTTP API but only a
    placeholder UI page; for the full UI use docker-compose.monitoring.yml.)

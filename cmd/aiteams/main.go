@@ -1,0 +1,76 @@
+// Command aiteams is the operator's command for the ai-teams stack:
+//
+//	aiteams trace <tracking_id>   one request: its spans, log lines and rows
+//
+// Exit codes: 0 ok, 1 not found or a check failed, 2 bad usage or a part of
+// the stack that could not be reached.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `aiteams — look at the ai-teams stack
+
+Usage:
+  aiteams trace [flags] <tracking_id>   show one request: a waterfall of its spans with
+                                        its log lines, then the database rows it wrote
+  aiteams help [command]                this text, or a command's flags
+
+Run 'aiteams <command> --help' for a command's flags. Defaults are make demo's addresses.
+
+Exit codes: 0 ok, 1 not found, 2 bad usage or unreachable.
+`
+
+// exitError carries the exit code a failure should end the command with.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageErr(format string, args ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "trace":
+		err = runTrace(rest, stdout, stderr)
+	case "help", "-h", "--help":
+		if len(rest) > 0 && rest[0] == "trace" {
+			err = runTrace([]string{"--help"}, stdout, stderr)
+			break
+		}
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprint(stderr, usage)
+		err = usageErr("unknown command %q", cmd)
+	}
+	if err == nil {
+		return 0
+	}
+	if errors.Is(err, errHelp) {
+		return 0
+	}
+	fmt.Fprintf(stderr, "aiteams: %v\n", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 1
+}

@@ -1,0 +1,80 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestStackAiteamsTrace runs `aiteams trace` as an operator would, from the
+// repository root with make demo's defaults, on a request it just sent:
+// the waterfall must show the three services, the database span, the
+// failed step with its error_log event, the log lines and the row.
+func TestStackAiteamsTrace(t *testing.T) {
+	key := requireStack(t)
+	root := repoRoot(t)
+	tid, done := postWorkflow(t, key, "aiteams trace check #partial")
+	aiteams := func(args ...string) (string, error) {
+		cmd := exec.Command(filepath.Join(root, ".bin", "aiteams"), append([]string{"trace"}, args...)...)
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+
+	var out string
+	want := []string{"api-gateway", "workflow-agent", "workflow-engine", "POST /api/v1/workflows", "INSERT workflow_runs",
+		"✗ ERROR", "event error_log", "log WARN  workflow run partial", "workflow_runs  id=run_"}
+	poll(t, 60*time.Second, "aiteams trace shows the whole request", func() (bool, string) {
+		var err error
+		out, err = aiteams("--wait", "10s", tid)
+		if err != nil {
+			return false, fmt.Sprintf("%v: %s", err, out)
+		}
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				return false, "no " + w + " yet in:\n" + out
+			}
+		}
+		return true, ""
+	})
+	measure(t, "response → aiteams trace shows all three services, the DB span, logs and row: %v", time.Since(done).Round(100*time.Millisecond))
+	t.Logf("aiteams trace %s:\n%s", tid, out)
+
+	js, err := aiteams("--json", tid)
+	if err != nil {
+		t.Fatalf("--json: %v\n%s", err, js)
+	}
+	var rep struct {
+		TrackingID string `json:"tracking_id"`
+		Trace      struct {
+			Spans []struct{ Service string } `json:"spans"`
+		} `json:"trace"`
+		Logs []struct {
+			Service string `json:"service"`
+		} `json:"logs"`
+		Rows []struct {
+			Table  string         `json:"table"`
+			Values map[string]any `json:"values"`
+		} `json:"rows"`
+	}
+	if err := json.Unmarshal([]byte(js), &rep); err != nil {
+		t.Fatalf("--json is not one document: %v\n%s", err, js)
+	}
+	logServices := map[string]bool{}
+	for _, l := range rep.Logs {
+		logServices[l.Service] = true
+	}
+	if rep.TrackingID != tid || len(logServices) != 3 || len(rep.Rows) != 1 || rep.Rows[0].Table != "workflow_runs" || rep.Rows[0].Values["tracking_id"] != tid {
+		t.Errorf("--json report: id %s, log services %v, rows %+v", rep.TrackingID, logServices, rep.Rows)
+	}
+
+	missing := strings.Repeat("ab", 16)
+	out, err = aiteams("--wait", "1s", missing)
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(out, "not found after") {
+		t.Errorf("unknown id: %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,209 @@
+package lookup
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The fixtures were recorded from make demo: one "#partial" workflow's
+// trace from Jaeger's /api/traces and the log lines of all three services.
+const fixtureID = "3baabea8d60db8b7452a19e93a06543b"
+
+func TestParseTrackingID(t *testing.T) {
+	for _, tc := range []struct{ in, want, err string }{
+		{in: fixtureID, want: fixtureID},
+		{in: "  3BAABEA8D60DB8B7452A19E93A06543B\n", want: fixtureID},
+		{in: "00-" + fixtureID + "-7c671450e5ec7f6f-01", want: fixtureID},
+		{in: "http://127.0.0.1:16686/api/traces/" + fixtureID, want: fixtureID},
+		{in: `{"tracking_id":"` + fixtureID + `","tracing":{"trace_id":"` + fixtureID + `"}}`, want: fixtureID},
+		{in: "", err: "no tracking id"},
+		{in: "3baabea8", err: "not a tracking id"},
+		{in: fixtureID + "0", err: "not a tracking id"},
+		{in: strings.Repeat("0", 32), err: "all-zero"},
+		{in: fixtureID + " " + strings.Repeat("a", 32), err: "not a tracking id"},
+		{in: strings.Repeat("g", 32), err: "not a tracking id"},
+	} {
+		got, err := ParseTrackingID(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseTrackingID(%q) = %q, %v; want error with %q", tc.in, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ParseTrackingID(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestJaegerTrace(t *testing.T) {
+	body, err := os.ReadFile("testdata/jaeger-trace.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/traces/"+fixtureID {
+			http.Error(w, `{"data":null,"errors":[{"code":404,"msg":"trace not found"}]}`, http.StatusNotFound)
+			return
+		}
+		w.Write(body)
+	}))
+	defer srv.Close()
+	j := Jaeger{BaseURL: srv.URL}
+
+	tr, err := j.Trace(context.Background(), fixtureID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Spans) != 9 {
+		t.Fatalf("%d spans", len(tr.Spans))
+	}
+	if got := strings.Join(tr.Services(), ","); got != "api-gateway,workflow-agent,workflow-engine" {
+		t.Errorf("services %s", got)
+	}
+	root := tr.Spans[0]
+	if root.Name != "POST /api/v1/workflows" || root.ParentID != "" || root.Kind != "server" || root.Duration.Microseconds() != 15942 {
+		t.Errorf("root %+v", root)
+	}
+	var failed *Span
+	for i := range tr.Spans {
+		if tr.Spans[i].Error {
+			if failed != nil {
+				t.Errorf("second failed span %s", tr.Spans[i].Name)
+			}
+			failed = &tr.Spans[i]
+		}
+		if i > 0 && tr.Spans[i].Start.Before(tr.Spans[i-1].Start) {
+			t.Errorf("spans not in start order at %d", i)
+		}
+	}
+	if failed == nil || failed.Name != "step fail" || failed.Status != "workflow step failed" || failed.ParentID != "6c08177bcca5d8f2" {
+		t.Fatalf("failed span %+v", failed)
+	}
+	if len(failed.Events) != 2 || failed.Events[0].Name != "error_log" || failed.Events[1].Name != "exception" ||
+		failed.Events[1].Attributes["exception.message"] != "step failed: tool unavailable" {
+		t.Errorf("events %+v", failed.Events)
+	}
+
+	if _, err := j.Trace(context.Background(), strings.Repeat("1", 32)); !errors.Is(err, ErrNotFound) {
+		t.Errorf("missing trace: %v, want ErrNotFound", err)
+	}
+	srv.Close()
+	if _, err := j.Trace(context.Background(), fixtureID); err == nil || errors.Is(err, ErrNotFound) {
+		t.Errorf("Jaeger down: %v, want a connection error", err)
+	}
+}
+
+func TestSearchLogs(t *testing.T) {
+	dir := t.TempDir()
+	fixture, err := os.ReadFile("testdata/logs.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Split across two files, with noise: another request's line, a line that
+	// mentions the id without carrying it, a line that is not JSON, a long line.
+	lines := strings.SplitAfter(strings.TrimSpace(string(fixture)), "\n")
+	other := `{"@timestamp":"2026-11-28T17:11:09.000Z","@level":"INFO","@message":"x","service":"api-gateway","tracking_id":"` + strings.Repeat("a", 32) + `"}` + "\n"
+	mention := `{"@timestamp":"2026-11-28T17:11:09.000Z","@level":"INFO","@message":"see ` + fixtureID + `","service":"api-gateway"}` + "\n"
+	long := `{"@message":"` + strings.Repeat("x", 200000) + `"}` + "\n"
+	write := func(name string, parts ...string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(strings.Join(parts, "")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a.log", append([]string{other, "not json " + fixtureID + "\n", long}, lines[:3]...)...)
+	write("b.log", append([]string{mention}, lines[3:]...)...)
+
+	got, files, err := SearchLogs([]string{filepath.Join(dir, "*.log")}, fixtureID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 2 || len(got) != len(lines) {
+		t.Fatalf("%d files, %d lines; want 2 files, %d lines", len(files), len(got), len(lines))
+	}
+	services := map[string]bool{}
+	for i, l := range got {
+		services[l.Service] = true
+		if l.SpanID == "" || l.Message == "" || l.Level == "" || l.Time.IsZero() {
+			t.Errorf("line %d not read whole: %+v", i, l)
+		}
+		if i > 0 && l.Time.Before(got[i-1].Time) {
+			t.Errorf("lines not in time order at %d", i)
+		}
+	}
+	if len(services) != 3 {
+		t.Errorf("services %v", services)
+	}
+}
+
+func TestRows(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "ai-teams.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE sessions (id TEXT, user_id TEXT, tracking_id TEXT)`,
+		`CREATE TABLE workflow_runs (id TEXT, session_id TEXT, status TEXT, tracking_id TEXT)`,
+		`INSERT INTO sessions VALUES ('sess_1', 'u1', '` + strings.Repeat("b", 32) + `')`,
+		`INSERT INTO workflow_runs VALUES ('run_1', NULL, 'partial', '` + fixtureID + `')`,
+		`INSERT INTO workflow_runs VALUES ('run_2', 'sess_1', 'completed', '` + strings.Repeat("b", 32) + `')`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	d, err := OpenDB(context.Background(), dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	rows, err := d.Rows(context.Background(), fixtureID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].Table != "workflow_runs" || rows[0].Values["id"] != "run_1" || rows[0].Values["session_id"] != nil {
+		t.Fatalf("rows %+v", rows)
+	}
+	if _, err := OpenDB(context.Background(), t.TempDir(), ""); err == nil || !strings.Contains(err.Error(), "no database at") {
+		t.Errorf("missing database: %v", err)
+	}
+	if got := redactURL("postgres://app:s3cret@db:5432/x"); strings.Contains(got, "s3cret") {
+		t.Errorf("password printed: %s", got)
+	}
+}
+
+func TestPrometheusQuery(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Query().Get("query") {
+		case "up":
+			w.Write([]byte(`{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"otel-collector"},"value":[1795885869.1,"1"]},{"metric":{"job":"api-gateway"},"value":[1795885869.1,"0"]}]}}`))
+		case "scalar(1)":
+			w.Write([]byte(`{"status":"success","data":{"resultType":"scalar","result":[1795885869.1,"1"]}}`))
+		default:
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"status":"error","errorType":"bad_data","error":"parse error"}`))
+		}
+	}))
+	defer srv.Close()
+	p := Prometheus{BaseURL: srv.URL}
+	got, err := p.Query(context.Background(), "up")
+	if err != nil || len(got) != 2 || got[0].Labels["job"] != "otel-collector" || got[0].Value != 1 || got[1].Value != 0 {
+		t.Errorf("up: %+v %v", got, err)
+	}
+	if got, err := p.Query(context.Background(), "scalar(1)"); err != nil || len(got) != 1 || got[0].Value != 1 {
+		t.Errorf("scalar: %+v %v", got, err)
+	}
+	if _, err := p.Query(context.Background(), "up{"); err == nil || !strings.Contains(err.Error(), "parse error") {
+		t.Errorf("bad query: %v", err)
+	}
+}
