@@ -78,3 +78,53 @@ func TestStackAiteamsTrace(t *testing.T) {
 		t.Errorf("unknown id: %v\n%s", err, out)
 	}
 }
+
+// TestStackAiteamsUsage checks aiteams usage against Prometheus' own count:
+// its active series must be within 1 % of prometheus_tsdb_head_series, read
+// the other way (the self-scraped metric, not the status API it uses).
+func TestStackAiteamsUsage(t *testing.T) {
+	requireStack(t)
+	root := repoRoot(t)
+	cmd := exec.Command(filepath.Join(root, ".bin", "aiteams"), "usage", "--json")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if ee, ok := err.(*exec.ExitError); err != nil && (!ok || ee.ExitCode() != 1) {
+		t.Fatalf("aiteams usage: %v\n%s%s", err, out, ee.Stderr)
+	}
+	var rep struct {
+		Series struct {
+			Active    int            `json:"active"`
+			ByService map[string]int `json:"by_service"`
+		} `json:"series"`
+		Samples float64 `json:"samples_per_second"`
+		Logs    struct {
+			PerSecond float64 `json:"bytes_per_second"`
+		} `json:"logs"`
+		Costliest []struct {
+			Metric string `json:"metric"`
+			Series int    `json:"series"`
+			Cut    string `json:"cut"`
+		} `json:"costliest_metrics"`
+		Over []string `json:"over"`
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("--json: %v\n%s", err, out)
+	}
+	own := scalar(promQuery(t, `max(prometheus_tsdb_head_series)`))
+	if diff := float64(rep.Series.Active) - own; diff > own/100 || -diff > own/100 {
+		t.Errorf("usage counts %d active series, Prometheus' own prometheus_tsdb_head_series %v: more than 1 %% apart", rep.Series.Active, own)
+	}
+	measure(t, "aiteams usage: %d active series (prometheus_tsdb_head_series %v), %.1f samples/s, logs %.0f B/s, costliest %s",
+		rep.Series.Active, own, rep.Samples, rep.Logs.PerSecond, rep.Costliest[0].Metric)
+	if rep.Samples <= 0 || rep.Logs.PerSecond <= 0 || len(rep.Costliest) != 3 || rep.Costliest[0].Cut == "" {
+		t.Errorf("report %+v", rep)
+	}
+	for _, svc := range stackServices {
+		if rep.Series.ByService[svc] == 0 {
+			t.Errorf("no series counted for %s: %v", svc, rep.Series.ByService)
+		}
+	}
+	if (err != nil) != (len(rep.Over) > 0) {
+		t.Errorf("exit %v with over-limit list %v", err, rep.Over)
+	}
+}

@@ -1,6 +1,7 @@
 // Command aiteams is the operator's command for the ai-teams stack:
 //
 //	aiteams trace <tracking_id>   one request: its spans, log lines and rows
+//	aiteams usage                 series, logs and traces projected to a month vs the free tier
 //
 // Exit codes: 0 ok, 1 not found or a check failed, 2 bad usage or a part of
 // the stack that could not be reached.
@@ -18,11 +19,13 @@ const usage = `aiteams — look at the ai-teams stack
 Usage:
   aiteams trace [flags] <tracking_id>   show one request: a waterfall of its spans with
                                         its log lines, then the database rows it wrote
+  aiteams usage [flags]                 active series, samples, log and trace volume projected
+                                        to a month and compared with Grafana Cloud's free tier
   aiteams help [command]                this text, or a command's flags
 
 Run 'aiteams <command> --help' for a command's flags. Defaults are make demo's addresses.
 
-Exit codes: 0 ok, 1 not found, 2 bad usage or unreachable.
+Exit codes: 0 ok, 1 not found or over a limit, 2 bad usage or unreachable.
 `
 
 // exitError carries the exit code a failure should end the command with.
@@ -51,12 +54,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "trace":
 		err = runTrace(rest, stdout, stderr)
+	case "usage":
+		err = runUsage(rest, stdout, stderr)
 	case "help", "-h", "--help":
-		if len(rest) > 0 && rest[0] == "trace" {
+		switch {
+		case len(rest) > 0 && rest[0] == "trace":
 			err = runTrace([]string{"--help"}, stdout, stderr)
-			break
+		case len(rest) > 0 && rest[0] == "usage":
+			err = runUsage([]string{"--help"}, stdout, stderr)
+		default:
+			fmt.Fprint(stdout, usage)
 		}
-		fmt.Fprint(stdout, usage)
 	default:
 		fmt.Fprint(stderr, usage)
 		err = usageErr("unknown command %q", cmd)

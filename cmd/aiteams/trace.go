@@ -52,12 +52,10 @@ func runTrace(args []string, stdout, stderr io.Writer) error {
 			"The id may also be a traceparent value or a URL that contains it.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	for _, a := range args {
-		if a == "-h" || a == "--help" || a == "-help" {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return errHelp
-		}
+	if helpRequested(args) {
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return errHelp
 	}
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: 2, err: err}

@@ -109,3 +109,79 @@ func parseLogLine(b []byte, id string) (LogLine, bool) {
 	}
 	return l, true
 }
+
+// Volume is how much a set of JSON log files holds and over what time.
+type Volume struct {
+	Files       []string  `json:"files"`
+	Bytes       int64     `json:"bytes"`
+	First, Last time.Time `json:"-"`
+}
+
+// BytesPerSecond is the rate at which the files grew between their first
+// and last lines (0 when they cover no time yet).
+func (v Volume) BytesPerSecond() float64 {
+	d := v.Last.Sub(v.First).Seconds()
+	if d <= 0 {
+		return 0
+	}
+	return float64(v.Bytes) / d
+}
+
+// LogVolume sums the sizes of the files and finds the times of their first
+// and last lines (@timestamp).
+func LogVolume(paths []string) (Volume, error) {
+	v := Volume{}
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return v, err
+		}
+		first, last, err := firstAndLastTime(p, st.Size())
+		if err != nil {
+			return v, err
+		}
+		v.Files = append(v.Files, p)
+		v.Bytes += st.Size()
+		if !first.IsZero() && (v.First.IsZero() || first.Before(v.First)) {
+			v.First = first
+		}
+		if last.After(v.Last) {
+			v.Last = last
+		}
+	}
+	return v, nil
+}
+
+func firstAndLastTime(path string, size int64) (time.Time, time.Time, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	defer f.Close()
+	head, err := readLine(bufio.NewReader(f))
+	if err != nil && !errors.Is(err, io.EOF) {
+		return time.Time{}, time.Time{}, err
+	}
+	const tailSize = 256 << 10
+	off := max(0, size-tailSize)
+	tail := make([]byte, size-off)
+	if _, err := f.ReadAt(tail, off); err != nil && !errors.Is(err, io.EOF) {
+		return time.Time{}, time.Time{}, err
+	}
+	lines := bytes.Split(bytes.TrimRight(tail, "\n"), []byte("\n"))
+	return lineTime(head), lineTime(lines[len(lines)-1]), nil
+}
+
+func lineTime(b []byte) time.Time {
+	var l struct {
+		Timestamp string `json:"@timestamp"`
+	}
+	if json.Unmarshal(b, &l) != nil {
+		return time.Time{}
+	}
+	t, _ := time.Parse(time.RFC3339Nano, l.Timestamp)
+	return t
+}
