@@ -128,3 +128,48 @@ func TestStackAiteamsUsage(t *testing.T) {
 		t.Errorf("exit %v with over-limit list %v", err, rep.Over)
 	}
 }
+
+// TestStackAiteamsVerify runs aiteams verify against the stack: every local
+// check passes and only the Grafana Cloud one skips; with the collector's
+// health check pointed at a listener that refuses, that check fails and the
+// command exits 1.
+func TestStackAiteamsVerify(t *testing.T) {
+	requireStack(t)
+	root := repoRoot(t)
+	verify := func(args ...string) (string, int) {
+		cmd := exec.Command(filepath.Join(root, ".bin", "aiteams"), append([]string{"verify"}, args...)...)
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return string(out), ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), 0
+	}
+	out, code := verify()
+	t.Logf("aiteams verify:\n%s", out)
+	if code != 0 || !strings.Contains(out, "23 checks passed, 0 failed, 1 skipped") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, " SKIP ") && !strings.HasPrefix(line, "3 ") {
+			t.Errorf("a local check skipped: %s", line)
+		}
+	}
+
+	var checks []struct{ ID, Result, Evidence string }
+	js, code := verify("--json", "--collector", "http://"+refusingAddr(t)+"/")
+	if i := strings.Index(js, "["); i >= 0 {
+		_ = json.Unmarshal([]byte(js[i:strings.LastIndex(js, "]")+1]), &checks)
+	}
+	failed := map[string]string{}
+	for _, c := range checks {
+		if c.Result == "FAIL" {
+			failed[c.ID] = c.Evidence
+		}
+	}
+	if code != 1 || len(checks) != 24 || len(failed) != 1 || failed["L3"] == "" {
+		t.Errorf("with the collector unreachable: exit %d, %d checks, failed %v\n%s", code, len(checks), failed, js)
+	}
+}

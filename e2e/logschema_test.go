@@ -1,80 +1,17 @@
 package e2e
 
 import (
-	"fmt"
 	"net/http"
-	"regexp"
 	"testing"
 	"time"
+
+	"github.com/starmates-ai/ai-teams/internal/lookup"
 )
-
-var (
-	timestampRe = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$`)
-	traceIDRe   = regexp.MustCompile(`^[0-9a-f]{32}$`)
-	spanIDRe    = regexp.MustCompile(`^[0-9a-f]{16}$`)
-)
-
-// checkLogLine validates one decoded log line against the CloudWatch schema.
-func checkLogLine(l map[string]any) error {
-	ts, _ := l["@timestamp"].(string)
-	if !timestampRe.MatchString(ts) {
-		return fmt.Errorf("@timestamp %q is not UTC millisecond RFC 3339", l["@timestamp"])
-	}
-	switch l["@level"] {
-	case "DEBUG", "INFO", "WARN", "ERROR":
-	default:
-		return fmt.Errorf("@level %v", l["@level"])
-	}
-	if _, ok := l["@message"].(string); !ok {
-		return fmt.Errorf("@message missing")
-	}
-	if s, _ := l["service"].(string); s == "" {
-		return fmt.Errorf("service missing")
-	}
-	tid, hasTID := l["tracking_id"]
-	tr, hasTracing := l["tracing"].(map[string]any)
-	if hasTID != hasTracing {
-		return fmt.Errorf("tracking_id and tracing must come together")
-	}
-	if hasTID {
-		if s, _ := tid.(string); !traceIDRe.MatchString(s) || s == "00000000000000000000000000000000" {
-			return fmt.Errorf("tracking_id %v", tid)
-		}
-		if tr["trace_id"] != tid {
-			return fmt.Errorf("tracing.trace_id %v != tracking_id %v", tr["trace_id"], tid)
-		}
-		if s, _ := tr["span_id"].(string); !spanIDRe.MatchString(s) {
-			return fmt.Errorf("tracing.span_id %v", tr["span_id"])
-		}
-	}
-	for _, obj := range []string{"request", "response", "user", "session", "workflow", "operation", "error", "exception", "source"} {
-		if v, ok := l[obj]; ok {
-			if _, isObj := v.(map[string]any); !isObj {
-				return fmt.Errorf("%s is not an object: %v", obj, v)
-			}
-		}
-	}
-	if n := leafCount(l); n >= 1000 {
-		return fmt.Errorf("%d fields", n)
-	}
-	return nil
-}
-
-func leafCount(v any) int {
-	if m, ok := v.(map[string]any); ok {
-		n := 0
-		for _, c := range m {
-			n += leafCount(c)
-		}
-		return n
-	}
-	return 1
-}
 
 func checkLogLines(t *testing.T, who string, lines []map[string]any) {
 	t.Helper()
 	for i, l := range lines {
-		if err := checkLogLine(l); err != nil {
+		if err := lookup.CheckLogLine(l); err != nil {
 			t.Errorf("%s line %d: %v: %v", who, i+1, err, l)
 		}
 	}

@@ -72,6 +72,12 @@ cat <<TXT
   Stop: Ctrl-C here, or 'make demo-down' from another shell.
 TXT
 
+say ""
+say "== aiteams verify: the design guide's checks against what the stack just did"
+if ! .bin/aiteams verify; then
+  say "Some checks failed: the evidence column says why; logs are in .run/logs/."
+fi
+
 if [ "${DEMO_DETACH:-0}" = 1 ]; then
   exit 0
 fi

@@ -1,5 +1,6 @@
 // Command aiteams is the operator's command for the ai-teams stack:
 //
+//	aiteams verify                the design guide's acceptance checks against the running stack
 //	aiteams trace <tracking_id>   one request: its spans, log lines and rows
 //	aiteams usage                 series, logs and traces projected to a month vs the free tier
 //
@@ -17,6 +18,8 @@ import (
 const usage = `aiteams — look at the ai-teams stack
 
 Usage:
+  aiteams verify [flags]                send probe requests and run the design guide's acceptance
+                                        checks against the running stack: a PASS/FAIL/SKIP table
   aiteams trace [flags] <tracking_id>   show one request: a waterfall of its spans with
                                         its log lines, then the database rows it wrote
   aiteams usage [flags]                 active series, samples, log and trace volume projected
@@ -25,7 +28,7 @@ Usage:
 
 Run 'aiteams <command> --help' for a command's flags. Defaults are make demo's addresses.
 
-Exit codes: 0 ok, 1 not found or over a limit, 2 bad usage or unreachable.
+Exit codes: 0 ok, 1 a check failed, not found or over a limit, 2 bad usage or unreachable.
 `
 
 // exitError carries the exit code a failure should end the command with.
@@ -56,8 +59,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runTrace(rest, stdout, stderr)
 	case "usage":
 		err = runUsage(rest, stdout, stderr)
+	case "verify":
+		err = runVerify(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		switch {
+		case len(rest) > 0 && rest[0] == "verify":
+			err = runVerify([]string{"--help"}, stdout, stderr)
 		case len(rest) > 0 && rest[0] == "trace":
 			err = runTrace([]string{"--help"}, stdout, stderr)
 		case len(rest) > 0 && rest[0] == "usage":

@@ -30,7 +30,7 @@ func (p Prometheus) Query(ctx context.Context, q string) ([]Sample, error) {
 		ResultType string          `json:"resultType"`
 		Result     json.RawMessage `json:"result"`
 	}
-	if err := p.get(ctx, "/api/v1/query?query="+url.QueryEscape(q), &data); err != nil {
+	if err := p.Get(ctx, "/api/v1/query?query="+url.QueryEscape(q), &data); err != nil {
 		return nil, fmt.Errorf("query %s: %w", q, err)
 	}
 	if data.ResultType == "scalar" {
@@ -89,7 +89,7 @@ func (p Prometheus) Head(ctx context.Context) (HeadStatus, error) {
 		SeriesCountByMetricName    []nameValue `json:"seriesCountByMetricName"`
 		LabelValueCountByLabelName []nameValue `json:"labelValueCountByLabelName"`
 	}
-	if err := p.get(ctx, "/api/v1/status/tsdb", &data); err != nil {
+	if err := p.Get(ctx, "/api/v1/status/tsdb", &data); err != nil {
 		return HeadStatus{}, err
 	}
 	h := HeadStatus{Series: data.HeadStats.NumSeries, SeriesByName: map[string]int{}, LabelsByCount: map[string]int{}}
@@ -105,12 +105,12 @@ func (p Prometheus) Head(ctx context.Context) (HeadStatus, error) {
 // LabelNames lists the label names of the series that match the selector.
 func (p Prometheus) LabelNames(ctx context.Context, match string) ([]string, error) {
 	var names []string
-	err := p.get(ctx, "/api/v1/labels?match[]="+url.QueryEscape(match), &names)
+	err := p.Get(ctx, "/api/v1/labels?match[]="+url.QueryEscape(match), &names)
 	return names, err
 }
 
-// get calls the HTTP API and decodes the data of a successful answer into out.
-func (p Prometheus) get(ctx context.Context, pathAndQuery string, out any) error {
+// Get calls the HTTP API and decodes the data of a successful answer into out.
+func (p Prometheus) Get(ctx context.Context, pathAndQuery string, out any) error {
 	c := p.Client
 	if c == nil {
 		c = &http.Client{Timeout: 10 * time.Second}
