@@ -34,6 +34,6 @@ echo "build-collector: building $bin from collector/ (cold: ~1 GB of modules, ~1
 mkdir -p .bin
 # GOWORK=off: collector/ is its own module whatever a go.work at the root says.
 # No -trimpath, so `go test`/`go vet` in collector/ reuse the same build cache.
-(cd collector && GOWORK=off go build -buildvcs=false -ldflags='-s -w' -o "../$bin.tmp" .)
+(cd collector && GOWORK=off go build -v -buildvcs=false -ldflags='-s -w' -o "../$bin.tmp" .)
 mv -f "$bin.tmp" "$bin"
 echo "$hash" >"$stamp"

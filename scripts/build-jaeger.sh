@@ -28,7 +28,7 @@ pkg=github.com/jaegertracing/jaeger/internal/version
 cd "$mod"
 trap 'rm -f "$bin.tmp"' EXIT
 # Jaeger's Makefile stamps the version the same way; `jaeger version` prints it.
-go build -buildvcs=false \
+go build -v -buildvcs=false \
 	-ldflags "-s -w -X $pkg.latestVersion=$version -X $pkg.commitSHA=module-$version" \
 	-o "$bin.tmp" github.com/jaegertracing/jaeger/cmd/jaeger
 mv -f "$bin.tmp" "$bin"

@@ -20,43 +20,71 @@ demo_key() {
   cat "$f"
 }
 
-step() { printf '[%s/%s] %-34s' "$1" "$2" "$3"; }
+# step I N NAME: the start of a step's line; done_in ends it.
+step() { STEP_LABEL=$(printf '[%2s/%s] %-34s' "$1" "$2" "$3"); printf '%s' "$STEP_LABEL"; }
 done_in() { printf 'ready (%ss)  %s\n' "$(( $(date +%s) - $1 ))" "$2"; }
 
-build() {
-  local n=5 t
-  t=$(date +%s); step 1 $n "services (go build)"
-  mkdir -p .bin
-  go build -o .bin/ ./cmd/...
-  done_in "$t" ".bin/{api-gateway,workflow-agent,workflow-engine,oncall-webhook}"
-  t=$(date +%s); step 2 $n "collector distribution"
-  scripts/build-collector.sh >"$LOGS/build-collector.log" 2>&1 || { cat "$LOGS/build-collector.log"; die "collector build failed"; }
-  done_in "$t" ".bin/otelcol-ai-teams"
-  t=$(date +%s); step 3 $n "Jaeger v2"
-  scripts/build-jaeger.sh >"$LOGS/build-jaeger.log" 2>&1 || { cat "$LOGS/build-jaeger.log"; die "Jaeger build failed"; }
-  done_in "$t" ".bin/jaeger"
-  t=$(date +%s); step 4 $n "Prometheus + Alertmanager"
-  scripts/install-prometheus.sh >"$LOGS/install-prometheus.log" 2>&1 || { cat "$LOGS/install-prometheus.log"; die "Prometheus is not installed"; }
-  done_in "$t" "$(command -v prometheus)"
-  t=$(date +%s); step 5 $n "PostgreSQL (optional)"
-  printf 'skipped: services use SQLite in .run/data unless DATABASE_URL is set\n'
+# with_progress LOG CMD...: run a build with its output in LOG and say what it
+# is doing while it runs, so a long first build does not look hung: the time
+# so far, the modules downloaded and the packages compiled (go build -v names
+# each). On a terminal the step's line is rewritten every 2 s; elsewhere a
+# line is added every 30 s.
+with_progress() {
+  local log=$1; shift
+  "$@" >"$log" 2>&1 &
+  local pid=$! t0 now last=0 every=30 tty=0 shown=0 rc=0 mods pkgs
+  t0=$(date +%s)
+  if [ -t 1 ]; then tty=1; every=2; fi
+  while alive "$pid"; do
+    sleep 0.5
+    now=$(( $(date +%s) - t0 ))
+    (( now - last >= every )) || continue
+    last=$now
+    mods=$(grep -c '^go: downloading' "$log" || true)
+    pkgs=$(grep -c '^[a-z0-9_.-]*\.[a-z]*/\|^[a-z]*$\|^[a-z]*/' "$log" || true)
+    if [ $tty = 1 ]; then
+      printf '\r\033[K%s%dm%02ds: %s modules downloaded, %s packages compiled' "$STEP_LABEL" $((now / 60)) $((now % 60)) "$mods" "$pkgs"
+    else
+      printf '\n      %dm%02ds: %s modules downloaded, %s packages compiled' $((now / 60)) $((now % 60)) "$mods" "$pkgs"
+    fi
+    shown=1
+  done
+  wait "$pid" || rc=$?
+  if [ $shown = 1 ]; then
+    if [ $tty = 1 ]; then printf '\r\033[K%s' "$STEP_LABEL"; else printf '\n%s' "$STEP_LABEL"; fi
+  fi
+  return $rc
 }
 
 up() {
-  build
-  local n=7 t key
+  local n=11 t key
   key=$(demo_key)
   export ENVIRONMENT="${ENVIRONMENT:-dev}"
   # Short export interval so the demo's metrics reach Prometheus quickly.
   export OTEL_METRIC_EXPORT_INTERVAL="${OTEL_METRIC_EXPORT_INTERVAL:-5000}"
   export OTEL_BSP_SCHEDULE_DELAY="${OTEL_BSP_SCHEDULE_DELAY:-1000}"
+  mkdir -p .bin
+  if [ ! -x .bin/otelcol-ai-teams ] || [ ! -x .bin/jaeger ]; then
+    say "First run: our collector and Jaeger v2 are built from source (about 1 GB of Go modules,"
+    say "some 2 700 packages): 10-15 minutes on 2 cores. Each build shows its progress; later runs take seconds."
+  fi
+  # Jaeger, the longest build, comes last: the services, the collector and
+  # Prometheus are up as soon as their own builds allow (the collector keeps
+  # spans queued until Jaeger is there).
 
-  t=$(date +%s); step 1 $n "jaeger"
-  start jaeger "14317 14318 16685 16686 18888 13134" .bin/jaeger --config monitoring/jaeger-config.yml
-  wait_ready jaeger http://127.0.0.1:16686/api/services 90
-  done_in "$t" "http://127.0.0.1:16686 (API)"
+  t=$(date +%s); step 1 $n "services (go build)"
+  with_progress "$LOGS/build-services.log" go build -v -o .bin/ ./cmd/... || { cat "$LOGS/build-services.log"; die "services build failed"; }
+  done_in "$t" ".bin/{api-gateway,workflow-agent,workflow-engine,oncall-webhook,aiteams}"
 
-  t=$(date +%s); step 2 $n "otelcol (collector)"
+  t=$(date +%s); step 2 $n "collector distribution"
+  with_progress "$LOGS/build-collector.log" scripts/build-collector.sh || { cat "$LOGS/build-collector.log"; die "collector build failed"; }
+  done_in "$t" ".bin/otelcol-ai-teams"
+
+  t=$(date +%s); step 3 $n "Prometheus + Alertmanager"
+  scripts/install-prometheus.sh >"$LOGS/install-prometheus.log" 2>&1 || { cat "$LOGS/install-prometheus.log"; die "Prometheus is not installed"; }
+  done_in "$t" "$(command -v prometheus)"
+
+  t=$(date +%s); step 4 $n "otelcol (collector)"
   local cfg=(--config monitoring/otel-collector-config.yml)
   if [ -n "${GRAFANA_CLOUD_OTLP_URL:-}${GRAFANA_CLOUD_PROMETHEUS_URL:-}" ]; then
     cfg+=(--config monitoring/otel-collector-cloud.yml)
@@ -65,7 +93,7 @@ up() {
   wait_ready otelcol http://127.0.0.1:13133/ 60
   done_in "$t" "OTLP 127.0.0.1:4317/4318, health :13133, metrics :8889"
 
-  t=$(date +%s); step 3 $n "prometheus"
+  t=$(date +%s); step 5 $n "prometheus"
   mkdir -p "$RUN/prometheus"
   start prometheus "9090" prometheus --config.file=monitoring/prometheus.yml \
     --storage.tsdb.path="$RUN/prometheus" --storage.tsdb.retention.time=7d \
@@ -74,7 +102,7 @@ up() {
   wait_ready prometheus http://127.0.0.1:9090/-/ready 60
   done_in "$t" "http://127.0.0.1:9090"
 
-  t=$(date +%s); step 4 $n "alertmanager + on-call webhook"
+  t=$(date +%s); step 6 $n "alertmanager + on-call webhook"
   # The stand-in for Grafana OnCall: Alertmanager delivers to it, it keeps each
   # notification as a line in .run/oncall-notifications.jsonl.
   ADDR=127.0.0.1:9095 ONCALL_FILE="$RUN/oncall-notifications.jsonl" \
@@ -87,7 +115,7 @@ up() {
   wait_ready alertmanager http://127.0.0.1:9093/-/ready 30
   done_in "$t" "http://127.0.0.1:9093 → webhook 127.0.0.1:9095 (.run/oncall-notifications.jsonl)"
 
-  local i=5 svc port
+  local i=7 svc port
   for svc in "${SERVICES[@]}"; do
     case $svc in
       api-gateway) port=8080 ;;
@@ -102,6 +130,15 @@ up() {
     done_in "$t" "http://127.0.0.1:$port (log: .run/logs/$svc.log)"
     i=$((i + 1))
   done
+
+  t=$(date +%s); step 10 $n "Jaeger v2 (build)"
+  with_progress "$LOGS/build-jaeger.log" scripts/build-jaeger.sh || { cat "$LOGS/build-jaeger.log"; die "Jaeger build failed"; }
+  done_in "$t" ".bin/jaeger"
+
+  t=$(date +%s); step 11 $n "jaeger"
+  start jaeger "14317 14318 16685 16686 18888 13134" .bin/jaeger --config monitoring/jaeger-config.yml
+  wait_ready jaeger http://127.0.0.1:16686/api/services 90
+  done_in "$t" "http://127.0.0.1:16686 (API)"
 }
 
 down() {
