@@ -129,8 +129,9 @@ func TestStackAiteamsUsage(t *testing.T) {
 	}
 }
 
-// TestStackAiteamsVerify runs aiteams verify against the stack: every local
-// check passes and only the Grafana Cloud one skips; with the collector's
+// TestStackAiteamsVerify runs aiteams verify -fire against the stack: every
+// local check passes, a test alert reaches the on-call webhook, and only the
+// Grafana Cloud check skips; with the collector's
 // health check pointed at a listener that refuses, that check fails and the
 // command exits 1.
 func TestStackAiteamsVerify(t *testing.T) {
@@ -147,9 +148,9 @@ func TestStackAiteamsVerify(t *testing.T) {
 		}
 		return string(out), 0
 	}
-	out, code := verify()
-	t.Logf("aiteams verify:\n%s", out)
-	if code != 0 || !strings.Contains(out, "23 checks passed, 0 failed, 1 skipped") {
+	out, code := verify("-fire")
+	t.Logf("aiteams verify -fire:\n%s", out)
+	if code != 0 || !strings.Contains(out, "24 checks passed, 0 failed, 1 skipped") {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 	for _, line := range strings.Split(out, "\n") {
@@ -169,7 +170,7 @@ func TestStackAiteamsVerify(t *testing.T) {
 			failed[c.ID] = c.Evidence
 		}
 	}
-	if code != 1 || len(checks) != 24 || len(failed) != 1 || failed["L3"] == "" {
+	if code != 1 || len(checks) != 25 || len(failed) != 1 || failed["L3"] == "" {
 		t.Errorf("with the collector unreachable: exit %d, %d checks, failed %v\n%s", code, len(checks), failed, js)
 	}
 }

@@ -74,7 +74,7 @@ TXT
 
 say ""
 say "== aiteams verify: the design guide's checks against what the stack just did"
-if ! .bin/aiteams verify; then
+if ! .bin/aiteams verify -fire; then
   say "Some checks failed: the evidence column says why; logs are in .run/logs/."
 fi
 

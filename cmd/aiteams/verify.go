@@ -37,6 +37,8 @@ type verifyConfig struct {
 	logs, dataDir, databaseURL                     string
 	logDir                                         string
 	wait                                           time.Duration
+	fire                                           bool
+	alertmanager, oncallFile                       string
 }
 
 func runVerify(args []string, stdout, stderr io.Writer) error {
@@ -52,6 +54,9 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.dataDir, "data-dir", envOr("DATA_DIR", ".run/data"), "folder of the gateway's SQLite database (env DATA_DIR)")
 	fs.StringVar(&c.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "PostgreSQL URL; wins over -data-dir (env DATABASE_URL)")
 	fs.DurationVar(&c.wait, "wait", 60*time.Second, "how long to wait for the probe request's trace, logs and metrics")
+	fs.BoolVar(&c.fire, "fire", false, "also send one test alert through Alertmanager and wait until the on-call webhook has it")
+	fs.StringVar(&c.alertmanager, "alertmanager", envOr("ALERTMANAGER_URL", "http://127.0.0.1:9093"), "Alertmanager base URL, for -fire (env ALERTMANAGER_URL)")
+	fs.StringVar(&c.oncallFile, "oncall-file", ".run/oncall-notifications.jsonl", "where the local on-call webhook keeps notifications, for -fire")
 	asJSON := fs.Bool("json", false, "print the checks as JSON")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: aiteams verify [flags]\n\n"+
@@ -212,10 +217,10 @@ func verify(ctx context.Context, c verifyConfig, spin *spinner) []check {
 	add("2", "Prometheus collects the application's metrics", ok(perr == nil && len(svcSeries) == 3),
 		evidence(perr, "request_count series of %s", strings.Join(keys(svcSeries), ", ")))
 
-	if os.Getenv("GRAFANA_CLOUD_PROMETHEUS_URL") == "" {
-		add("3", "Grafana Cloud shows dev and prod apart", skip, "no GRAFANA_CLOUD_* settings: the local stack has no cloud; make test's TestStackDevProdRemoteWrite covers the path")
+	if where := cloudSetting("GRAFANA_CLOUD_PROMETHEUS_URL"); where == "" {
+		add("3", "Grafana Cloud shows dev and prod apart", skip, "no GRAFANA_CLOUD_* settings (environment, .env.monitoring.local, .env.monitoring): the local stack has no cloud; make test's TestStackDevProdRemoteWrite covers the path")
 	} else {
-		add("3", "Grafana Cloud shows dev and prod apart", skip, "GRAFANA_CLOUD_PROMETHEUS_URL is a write endpoint; reading it back needs a query URL and token this command does not take yet")
+		add("3", "Grafana Cloud shows dev and prod apart", skip, "GRAFANA_CLOUD_PROMETHEUS_URL (from "+where+") is a write endpoint; reading dev and prod back needs Grafana Cloud's query URL, which this command does not take yet")
 	}
 
 	withTID := 0
@@ -237,6 +242,13 @@ func verify(ctx context.Context, c verifyConfig, spin *spinner) []check {
 		return rulesResult == pass
 	})
 	add("5", "Alert rules are loaded and evaluating", rulesResult, rulesEvidence)
+
+	if c.fire {
+		result, ev := fireCheck(ctx, c, spin)
+		add("5b", "An alert reaches the on-call webhook through Alertmanager", result, ev)
+	} else {
+		add("5b", "An alert reaches the on-call webhook through Alertmanager", skip, "run with -fire to send a test alert (make demo does)")
+	}
 
 	usage, uerr := measureUsage(ctx, prom, c.jaeger, c.logDir)
 	add("6", "Cost stays within the free tier", ok(uerr == nil && len(usage.Over) == 0),
@@ -332,6 +344,77 @@ func runProbe(ctx context.Context, c verifyConfig, jaeger lookup.Jaeger, spin *s
 	defer db.Close()
 	pr.rows, pr.rowsErr = db.Rows(ctx, pr.id)
 	return pr
+}
+
+// fireCheck sends a test alert straight to Alertmanager, named for this run,
+// and waits for the on-call webhook's file to hold the notification. It
+// resolves the alert afterwards. (The rule side, Prometheus evaluating a rule
+// into a firing alert, is make test's TestStackAlertReachesOnCall.)
+func fireCheck(ctx context.Context, c verifyConfig, spin *spinner) (string, string) {
+	offset := int64(0)
+	if st, err := os.Stat(c.oncallFile); err == nil {
+		offset = st.Size()
+	}
+	service := fmt.Sprintf("aiteams-verify-%d", time.Now().UnixNano())
+	post := func(ends time.Time) error {
+		body, _ := json.Marshal([]map[string]any{{
+			"labels":      map[string]string{"alertname": "AiteamsVerifyProbe", "severity": "ticket", "environment": "dev", "service": service},
+			"annotations": map[string]string{"summary": "aiteams verify -fire: a test alert"},
+			"startsAt":    time.Now().Add(-time.Second).UTC().Format(time.RFC3339), "endsAt": ends.UTC().Format(time.RFC3339),
+		}})
+		req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(c.alertmanager, "/")+"/api/v2/alerts", strings.NewReader(string(body)))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("Alertmanager answered %s", resp.Status)
+		}
+		return nil
+	}
+	start := time.Now()
+	if err := post(start.Add(5 * time.Minute)); err != nil {
+		return fail, err.Error()
+	}
+	defer post(time.Now()) //nolint:errcheck // resolving is tidiness; the check is done
+	delivered := false
+	waitUntil(start.Add(c.wait), spin, func() bool {
+		b, err := os.ReadFile(c.oncallFile)
+		delivered = err == nil && int64(len(b)) > offset && strings.Contains(string(b[offset:]), `"service":"`+service+`"`)
+		return delivered
+	})
+	if !delivered {
+		return fail, fmt.Sprintf("alert AiteamsVerifyProbe service=%s not in %s after %s", service, c.oncallFile, time.Since(start).Round(time.Second))
+	}
+	return pass, fmt.Sprintf("AiteamsVerifyProbe service=%s delivered to the webhook in %s (%s)", service, time.Since(start).Round(100*time.Millisecond), c.oncallFile)
+}
+
+// cloudSetting says where a Grafana Cloud setting comes from — the
+// environment, or .env.monitoring.local or .env.monitoring in the current
+// folder — or "" when it is unset or still the file's <placeholder>.
+func cloudSetting(key string) string {
+	if v := os.Getenv(key); v != "" && !strings.HasPrefix(v, "<") {
+		return "the environment"
+	}
+	for _, f := range []string{".env.monitoring.local", ".env.monitoring"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+			v = strings.Trim(strings.TrimSpace(v), `"'`)
+			if ok && strings.TrimSpace(k) == key && v != "" && !strings.HasPrefix(v, "<") {
+				return f
+			}
+		}
+	}
+	return ""
 }
 
 // waitUntil polls done every 250 ms until it reports true or the deadline passes.
