@@ -9,7 +9,9 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -88,4 +90,36 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return ee.code
 	}
 	return 1
+}
+
+// parseCommand gives a command's flag set its --help text (synopsis, then
+// what it does, then the flags), parses args and checks that nargs
+// positional arguments remain (-1: any). --help prints to stdout and ends
+// the command with errHelp.
+func parseCommand(fs *flag.FlagSet, args []string, stdout io.Writer, synopsis, about string, nargs int) error {
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: %s\n\n%s\n\nFlags:\n", synopsis, about)
+		fs.PrintDefaults()
+	}
+	for _, a := range args {
+		if a == "-h" || a == "--help" || a == "-help" {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return errHelp
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if nargs >= 0 && fs.NArg() != nargs {
+		return usageErr("%s takes %d argument(s), got %d; see '%s --help'", fs.Name(), nargs, fs.NArg(), fs.Name())
+	}
+	return nil
+}
+
+// printJSON writes v as one indented JSON document.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

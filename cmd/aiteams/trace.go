@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -45,23 +44,11 @@ func runTrace(args []string, stdout, stderr io.Writer) error {
 	databaseURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "PostgreSQL URL; wins over -data-dir (env DATABASE_URL)")
 	wait := fs.Duration("wait", 0, "keep looking this long for a trace that is not in Jaeger yet (e.g. 30s)")
 	asJSON := fs.Bool("json", false, "print one JSON document instead of the waterfall")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: aiteams trace [flags] <tracking_id>\n\n"+
-			"Shows one request: its spans across services as a waterfall, each log line under\n"+
+	if err := parseCommand(fs, args, stdout, "aiteams trace [flags] <tracking_id>",
+		"Shows one request: its spans across services as a waterfall, each log line under\n"+
 			"its span at its time, error events, then the database rows that carry the id.\n"+
-			"The id may also be a traceparent value or a URL that contains it.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if helpRequested(args) {
-		fs.SetOutput(stdout)
-		fs.Usage()
-		return errHelp
-	}
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: 2, err: err}
-	}
-	if fs.NArg() != 1 {
-		return usageErr("trace takes one tracking id (got %d arguments); see 'aiteams trace --help'", fs.NArg())
+			"The id may also be a traceparent value or a URL that contains it.", 1); err != nil {
+		return err
 	}
 	id, err := lookup.ParseTrackingID(fs.Arg(0))
 	if err != nil {
@@ -112,9 +99,7 @@ func runTrace(args []string, stdout, stderr io.Writer) error {
 	rep.Looked = append(rep.Looked, d)
 
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := printJSON(stdout, rep); err != nil {
 			return err
 		}
 	} else {

@@ -75,23 +75,11 @@ func runUsage(args []string, stdout, stderr io.Writer) error {
 	jaegerURL := fs.String("jaeger", envOr("JAEGER_URL", "http://127.0.0.1:16686"), "Jaeger query API base URL, for the size of a span (env JAEGER_URL)")
 	logDir := fs.String("log-dir", envOr("AITEAMS_LOG_DIR", ".run/logs"), "folder of the services' JSON logs (<service>.log)")
 	asJSON := fs.Bool("json", false, "print one JSON document")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: aiteams usage [flags]\n\n"+
-			"Reads Prometheus (active series per metric and service, samples per second), the\n"+
+	if err := parseCommand(fs, args, stdout, "aiteams usage [flags]",
+		"Reads Prometheus (active series per metric and service, samples per second), the\n"+
 			"services' log volume and the collector's span rate, projects a month at the current\n"+
-			"rate and compares it with Grafana Cloud's free tier. Exit 1 when a projection is over it.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if helpRequested(args) {
-		fs.SetOutput(stdout)
-		fs.Usage()
-		return errHelp
-	}
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: 2, err: err}
-	}
-	if fs.NArg() != 0 {
-		return usageErr("usage takes no arguments; see 'aiteams usage --help'")
+			"rate and compares it with Grafana Cloud's free tier. Exit 1 when a projection is over it.", 0); err != nil {
+		return err
 	}
 	ctx := context.Background()
 	rep, err := measureUsage(ctx, lookup.Prometheus{BaseURL: *promURL}, *jaegerURL, *logDir)
@@ -99,9 +87,7 @@ func runUsage(args []string, stdout, stderr io.Writer) error {
 		return &exitError{code: 2, err: err}
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := printJSON(stdout, rep); err != nil {
 			return err
 		}
 	} else {
@@ -317,13 +303,4 @@ func bytesHuman(b float64) string {
 		b /= 1000
 	}
 	return fmt.Sprintf("%.1f TB", b)
-}
-
-func helpRequested(args []string) bool {
-	for _, a := range args {
-		if a == "-h" || a == "--help" || a == "-help" {
-			return true
-		}
-	}
-	return false
 }

@@ -58,24 +58,12 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.alertmanager, "alertmanager", envOr("ALERTMANAGER_URL", "http://127.0.0.1:9093"), "Alertmanager base URL, for -fire (env ALERTMANAGER_URL)")
 	fs.StringVar(&c.oncallFile, "oncall-file", ".run/oncall-notifications.jsonl", "where the local on-call webhook keeps notifications, for -fire")
 	asJSON := fs.Bool("json", false, "print the checks as JSON")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: aiteams verify [flags]\n\n"+
-			"Sends probe requests through the running stack and runs the design guide's acceptance\n"+
+	if err := parseCommand(fs, args, stdout, "aiteams verify [flags]",
+		"Sends probe requests through the running stack and runs the design guide's acceptance\n"+
 			"checks and local checks against what they leave behind: the trace in Jaeger, the log\n"+
 			"lines, the database row, the series in Prometheus. Prints a table; exit 1 when a check\n"+
-			"fails, 2 when the stack cannot be reached.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if helpRequested(args) {
-		fs.SetOutput(stdout)
-		fs.Usage()
-		return errHelp
-	}
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: 2, err: err}
-	}
-	if fs.NArg() != 0 {
-		return usageErr("verify takes no arguments; see 'aiteams verify --help'")
+			"fails, 2 when the stack cannot be reached.", 0); err != nil {
+		return err
 	}
 	if c.apiKey == "" {
 		b, err := os.ReadFile(".run/demo-api-key")
@@ -88,9 +76,7 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	checks := verify(context.Background(), c, spin)
 	spin.stop()
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(checks); err != nil {
+		if err := printJSON(stdout, checks); err != nil {
 			return err
 		}
 	} else {
