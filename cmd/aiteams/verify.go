@@ -104,8 +104,8 @@ type probe struct {
 	trace  *lookup.Trace
 	logs   []lookup.LogLine
 	rows   []lookup.Row
-	traceErr,
-	logsErr, rowsErr error
+	// What went wrong looking for each, if anything.
+	traceErr, logsErr, rowsErr error
 }
 
 func verify(ctx context.Context, c verifyConfig, spin *spinner) []check {
