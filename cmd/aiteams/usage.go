@@ -113,7 +113,7 @@ func measureUsage(ctx context.Context, prom lookup.Prometheus, jaegerURL, logDir
 	for _, s := range bySvc {
 		rep.Series.ByService[s.Labels["service"]] = int(s.Value)
 	}
-	if rep.Samples, err = prom.Scalar(ctx, `sum(rate(prometheus_tsdb_head_samples_appended_total[5m]))`); err != nil {
+	if rep.Samples, err = prom.Scalar(ctx, `sum(rate(prometheus_tsdb_head_samples_appended_total[1m]))`); err != nil {
 		return rep, err
 	}
 	rep.Costliest, err = costliest(ctx, prom, head, 3)
