@@ -172,7 +172,7 @@ func verify(ctx context.Context, c verifyConfig, spin *spinner) []check {
 			case "client":
 				clientSpans++
 			}
-			if s.Attributes["db.system.name"] != nil {
+			if s.IsDatabase() {
 				dbSpan++
 			}
 			for _, e := range s.Events {
@@ -182,7 +182,11 @@ func verify(ctx context.Context, c verifyConfig, spin *spinner) []check {
 			}
 		}
 	}
-	traceEv := fmt.Sprintf("trace %s: %d spans, services %s", pr.id, len(spanList(pr.trace)), strings.Join(keys(services), ", "))
+	spans := 0
+	if pr.trace != nil {
+		spans = len(pr.trace.Spans)
+	}
+	traceEv := fmt.Sprintf("trace %s: %d spans, services %s", pr.id, spans, strings.Join(keys(services), ", "))
 	if pr.traceErr != nil {
 		traceEv = fmt.Sprintf("trace %s: %v", pr.id, pr.traceErr)
 	}
@@ -319,7 +323,7 @@ func runProbe(ctx context.Context, c verifyConfig, jaeger lookup.Jaeger, spin *s
 	waitUntil(deadline, spin, func() bool {
 		pr.trace, pr.traceErr = jaeger.Trace(ctx, pr.id)
 		pr.logs, _, pr.logsErr = lookup.SearchLogs(paths, pr.id)
-		complete := pr.trace != nil && len(pr.trace.Services()) == 3 && hasDBSpan(pr.trace)
+		complete := pr.trace != nil && len(pr.trace.Services()) == 3 && slices.ContainsFunc(pr.trace.Spans, lookup.Span.IsDatabase)
 		return (complete && len(pr.logs) > 0) || (pr.traceErr != nil && !errors.Is(pr.traceErr, lookup.ErrNotFound))
 	})
 	db, err := lookup.OpenDB(ctx, c.dataDir, c.databaseURL)
@@ -475,22 +479,6 @@ func httpStatus(ctx context.Context, url string) (int, error) {
 func validID(id string) bool {
 	got, err := lookup.ParseTrackingID(id)
 	return err == nil && got == id
-}
-
-func hasDBSpan(t *lookup.Trace) bool {
-	for _, s := range t.Spans {
-		if s.Attributes["db.system.name"] != nil {
-			return true
-		}
-	}
-	return false
-}
-
-func spanList(t *lookup.Trace) []lookup.Span {
-	if t == nil {
-		return nil
-	}
-	return t.Spans
 }
 
 func rowID(rows []lookup.Row) string {

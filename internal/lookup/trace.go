@@ -95,6 +95,9 @@ type Event struct {
 	Attributes map[string]any `json:"attributes,omitempty"`
 }
 
+// IsDatabase: the span is a database call (it has db.system.name).
+func (s Span) IsDatabase() bool { return s.Attributes["db.system.name"] != nil }
+
 // Services lists the services that have spans in the trace, in order of first span.
 func (t *Trace) Services() []string {
 	var out []string
