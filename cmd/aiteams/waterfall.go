@@ -39,39 +39,16 @@ type item struct {
 }
 
 func renderWaterfall(w io.Writer, t *lookup.Trace, logs []lookup.LogLine, c palette) {
-	first, last := t.Spans[0].Start, t.Spans[0].Start
-	errorsSeen := 0
-	byID := map[string]*lookup.Span{}
-	for i := range t.Spans {
-		s := &t.Spans[i]
-		byID[s.SpanID] = s
-		if end := s.Start.Add(s.Duration); end.After(last) {
-			last = end
-		}
-		if s.Error {
-			errorsSeen++
-		}
-	}
-	total := last.Sub(first)
+	first, total := t.Bounds()
 	summary := fmt.Sprintf("%s UTC · %s · %d spans · services: %s", first.UTC().Format("2006-01-02 15:04:05.000"),
 		human(total), len(t.Spans), strings.Join(t.Services(), ", "))
-	if errorsSeen > 0 {
-		summary += fmt.Sprintf(" · %s%d failed span(s)%s", c.red, errorsSeen, c.reset)
+	if n := t.Errors(); n > 0 {
+		summary += fmt.Sprintf(" · %s%d failed span(s)%s", c.red, n, c.reset)
 	}
 	fmt.Fprintf(w, "  %s\n\n", summary)
 
-	// Children by parent; a span whose parent is not in the trace is a root
-	// (the gateway's server span, or an orphan whose parent never arrived).
-	children := map[string][]*lookup.Span{}
-	var roots []*lookup.Span
-	for i := range t.Spans {
-		s := &t.Spans[i]
-		if byID[s.ParentID] == nil {
-			roots = append(roots, s)
-		} else {
-			children[s.ParentID] = append(children[s.ParentID], s)
-		}
-	}
+	tree := t.Tree()
+	byID, roots, children := tree.ByID, tree.Roots, tree.Children
 	items := map[string][]item{}
 	for i := range t.Spans {
 		s := &t.Spans[i]

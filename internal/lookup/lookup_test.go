@@ -4,12 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The fixtures were recorded from make demo: one "#partial" workflow's
@@ -205,5 +209,118 @@ func TestPrometheusQuery(t *testing.T) {
 	}
 	if _, err := p.Query(context.Background(), "up{"); err == nil || !strings.Contains(err.Error(), "parse error") {
 		t.Errorf("bad query: %v", err)
+	}
+}
+
+func TestJaegerSearch(t *testing.T) {
+	body, err := os.ReadFile("testdata/jaeger-search.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asked url.Values
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/traces":
+			asked = r.URL.Query()
+			w.Write(body)
+		case "/api/services":
+			w.Write([]byte(`{"data":["workflow-engine","api-gateway","workflow-agent"],"total":3,"limit":0,"offset":0,"errors":null}`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	j := Jaeger{BaseURL: srv.URL}
+	traces, err := j.Search(context.Background(), TraceQuery{Service: "api-gateway", Lookback: 15 * time.Minute, Limit: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if asked.Get("service") != "api-gateway" || asked.Get("lookback") != "15m0s" || asked.Get("limit") != "8" {
+		t.Errorf("asked Jaeger for %v", asked)
+	}
+	if len(traces) != 8 {
+		t.Fatalf("%d traces, want the fixture's 8", len(traces))
+	}
+	for i, tr := range traces {
+		if i > 0 && tr.Spans[0].Start.After(traces[i-1].Spans[0].Start) {
+			t.Errorf("trace %d (%s) is newer than the one before it: want newest first", i, tr.ID)
+		}
+	}
+	if traces[0].ID != "c1da36eb013f2aca6908a27702f0255a" || len(traces[0].Spans) != 1 {
+		t.Errorf("newest trace %s with %d spans, want the 404 with 1", traces[0].ID, len(traces[0].Spans))
+	}
+	failed := 0
+	for _, tr := range traces {
+		if tr.Errors() > 0 {
+			failed++
+		}
+	}
+	if failed != 2 {
+		t.Errorf("%d traces with a failed span, want 2 (the #partial and #fail workflows)", failed)
+	}
+	services, err := j.Services(context.Background())
+	if err != nil || strings.Join(services, ",") != "api-gateway,workflow-agent,workflow-engine" {
+		t.Errorf("Services() = %v, %v", services, err)
+	}
+}
+
+func TestSpanTree(t *testing.T) {
+	tr := &Trace{ID: fixtureID, Spans: []Span{
+		{SpanID: "a", Start: time.Unix(0, 0), Duration: 10 * time.Millisecond},
+		{SpanID: "b", ParentID: "a", Start: time.Unix(0, 2e6), Duration: 3 * time.Millisecond},
+		{SpanID: "c", ParentID: "a", Start: time.Unix(0, 1e6), Duration: 12 * time.Millisecond, Error: true},
+		{SpanID: "d", ParentID: "c", Start: time.Unix(0, 4e6)},
+		{SpanID: "orphan", ParentID: "gone", Start: time.Unix(0, 5e6)},
+		{SpanID: "x", ParentID: "y", Start: time.Unix(0, 6e6)},
+		{SpanID: "y", ParentID: "x", Start: time.Unix(0, 7e6)},
+	}}
+	var got []string
+	for _, p := range tr.Tree().Walk() {
+		got = append(got, fmt.Sprintf("%s%d", p.SpanID, p.Depth))
+	}
+	if want := "a0 c1 d2 b1 orphan0 x0 y1"; strings.Join(got, " ") != want {
+		t.Errorf("walk %q, want %q: children by start, orphans as roots, a cycle listed once", strings.Join(got, " "), want)
+	}
+	first, total := tr.Bounds()
+	if !first.Equal(time.Unix(0, 0)) || total != 13*time.Millisecond {
+		t.Errorf("Bounds() = %v, %v; want the epoch and 13ms (span c ends last)", first, total)
+	}
+	if tr.Errors() != 1 {
+		t.Errorf("Errors() = %d", tr.Errors())
+	}
+}
+
+func TestPrometheusRangeAndExemplars(t *testing.T) {
+	var asked []url.Values
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = append(asked, r.URL.Query())
+		switch r.URL.Path {
+		case "/api/v1/query_range":
+			w.Write([]byte(`{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"service":"api-gateway"},"values":[[1795890600,"0.5"],[1795890615,"NaN"],[1795890630,"1.25"]]}]}}`))
+		case "/api/v1/query_exemplars":
+			w.Write([]byte(`{"status":"success","data":[{"seriesLabels":{"service":"api-gateway","le":"0.05"},"exemplars":[{"labels":{"span_id":"9f777be0dd12fabd","trace_id":"017c8a07b92105f2ad8160c1b96a73e8"},"value":"0.031","timestamp":1795890700.5},{"labels":{"trace_id":"3baabea8d60db8b7452a19e93a06543b"},"value":"0.002","timestamp":1795890650.25}]}]}`))
+		}
+	}))
+	defer srv.Close()
+	p := Prometheus{BaseURL: srv.URL}
+	end := time.Unix(1795890630, 0)
+	series, err := p.QueryRange(context.Background(), "sum(rate(request_count[1m]))", end.Add(-30*time.Second), end, 15*time.Second)
+	if err != nil || len(series) != 1 || len(series[0].Points) != 3 {
+		t.Fatalf("QueryRange: %+v %v", series, err)
+	}
+	if q := asked[0]; q.Get("start") != "1795890600.000" || q.Get("end") != "1795890630.000" || q.Get("step") != "15" {
+		t.Errorf("asked %v", q)
+	}
+	pts := series[0].Points
+	if pts[0].Value != 0.5 || !math.IsNaN(pts[1].Value) || pts[2].Value != 1.25 || !pts[2].Time.Equal(end) {
+		t.Errorf("points %+v", pts)
+	}
+	ex, err := p.Exemplars(context.Background(), "request_duration_seconds_bucket", end.Add(-time.Minute), end)
+	if err != nil || len(ex) != 2 {
+		t.Fatalf("Exemplars: %+v %v", ex, err)
+	}
+	if ex[0].TraceID != fixtureID || ex[1].TraceID != "017c8a07b92105f2ad8160c1b96a73e8" || ex[1].Value != 0.031 || ex[1].Series["le"] != "0.05" ||
+		!ex[1].Time.Equal(time.UnixMilli(1795890700500)) {
+		t.Errorf("exemplars, want oldest first: %+v", ex)
 	}
 }

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -57,6 +59,104 @@ func (p Prometheus) Query(ctx context.Context, q string) ([]Sample, error) {
 		out = append(out, Sample{Labels: s.Metric, Value: f})
 	}
 	return out, nil
+}
+
+// Series is one series of a range query: values at even steps, NaN where
+// the series had no sample.
+type Series struct {
+	Labels map[string]string `json:"labels"`
+	Points []Point           `json:"points"`
+}
+
+// Point is one value of a series at a time.
+type Point struct {
+	Time  time.Time `json:"time"`
+	Value float64   `json:"value"`
+}
+
+// QueryRange runs a range query from start to end, one value each step.
+func (p Prometheus) QueryRange(ctx context.Context, q string, start, end time.Time, step time.Duration) ([]Series, error) {
+	v := url.Values{}
+	v.Set("query", q)
+	v.Set("start", unixSeconds(start))
+	v.Set("end", unixSeconds(end))
+	v.Set("step", strconv.FormatFloat(step.Seconds(), 'f', -1, 64))
+	var data struct {
+		ResultType string `json:"resultType"`
+		Result     []struct {
+			Metric map[string]string `json:"metric"`
+			Values [][2]any          `json:"values"`
+		} `json:"result"`
+	}
+	if err := p.Get(ctx, "/api/v1/query_range?"+v.Encode(), &data); err != nil {
+		return nil, fmt.Errorf("query %s: %w", q, err)
+	}
+	out := make([]Series, 0, len(data.Result))
+	for _, r := range data.Result {
+		s := Series{Labels: r.Metric}
+		for _, tv := range r.Values {
+			at, ok := tv[0].(float64)
+			if !ok {
+				return nil, fmt.Errorf("query %s: sample time %v is not a number", q, tv[0])
+			}
+			f, err := sampleValue(tv[1])
+			if err != nil {
+				return nil, err
+			}
+			s.Points = append(s.Points, Point{Time: secondsTime(at), Value: f})
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// Exemplar is a trace id Prometheus keeps on a sample of a series.
+type Exemplar struct {
+	Series  map[string]string `json:"series"`
+	TraceID string            `json:"trace_id"`
+	SpanID  string            `json:"span_id,omitempty"`
+	Value   float64           `json:"value"`
+	Time    time.Time         `json:"time"`
+}
+
+// Exemplars returns the exemplars of the series that match q between start
+// and end, oldest first.
+func (p Prometheus) Exemplars(ctx context.Context, q string, start, end time.Time) ([]Exemplar, error) {
+	v := url.Values{}
+	v.Set("query", q)
+	v.Set("start", unixSeconds(start))
+	v.Set("end", unixSeconds(end))
+	var data []struct {
+		SeriesLabels map[string]string `json:"seriesLabels"`
+		Exemplars    []struct {
+			Labels    map[string]string `json:"labels"`
+			Value     string            `json:"value"`
+			Timestamp float64           `json:"timestamp"`
+		} `json:"exemplars"`
+	}
+	if err := p.Get(ctx, "/api/v1/query_exemplars?"+v.Encode(), &data); err != nil {
+		return nil, fmt.Errorf("exemplars of %s: %w", q, err)
+	}
+	var out []Exemplar
+	for _, d := range data {
+		for _, e := range d.Exemplars {
+			f, err := strconv.ParseFloat(e.Value, 64)
+			if err != nil {
+				return nil, fmt.Errorf("exemplars of %s: value %q: %w", q, e.Value, err)
+			}
+			out = append(out, Exemplar{Series: d.SeriesLabels, TraceID: e.Labels["trace_id"], SpanID: e.Labels["span_id"], Value: f, Time: secondsTime(e.Timestamp)})
+		}
+	}
+	sort.SliceStable(out, func(i, k int) bool { return out[i].Time.Before(out[k].Time) })
+	return out, nil
+}
+
+func unixSeconds(t time.Time) string {
+	return strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', 3, 64)
+}
+
+func secondsTime(s float64) time.Time {
+	return time.UnixMilli(int64(math.Round(s * 1000))).UTC()
 }
 
 // Scalar runs a query that has one value (or none: 0).

@@ -126,8 +126,68 @@ func (j Jaeger) client() *http.Client {
 
 // Trace fetches one trace; ErrNotFound when Jaeger has none with that id.
 func (j Jaeger) Trace(ctx context.Context, id string) (*Trace, error) {
-	u := strings.TrimRight(j.BaseURL, "/") + "/api/traces/" + url.PathEscape(id)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	body, err := j.get(ctx, "/api/traces/"+url.PathEscape(id))
+	if err != nil {
+		return nil, err
+	}
+	return ParseJaegerTrace(body, id)
+}
+
+// TraceQuery selects recent traces that have spans of one service.
+type TraceQuery struct {
+	Service  string
+	Lookback time.Duration // 0: one hour
+	Limit    int           // 0: 100
+}
+
+// Search returns the most recent traces with spans of q.Service, newest
+// first (Jaeger's /api/traces search).
+func (j Jaeger) Search(ctx context.Context, q TraceQuery) ([]*Trace, error) {
+	if q.Lookback <= 0 {
+		q.Lookback = time.Hour
+	}
+	if q.Limit <= 0 {
+		q.Limit = 100
+	}
+	v := url.Values{}
+	v.Set("service", q.Service)
+	v.Set("lookback", q.Lookback.String())
+	v.Set("limit", fmt.Sprint(q.Limit))
+	body, err := j.get(ctx, "/api/traces?"+v.Encode())
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var doc jaegerDoc
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, fmt.Errorf("Jaeger's answer is not a list of traces: %w", err)
+	}
+	traces := doc.traces()
+	sort.SliceStable(traces, func(i, k int) bool { return traces[i].Spans[0].Start.After(traces[k].Spans[0].Start) })
+	return traces, nil
+}
+
+// Services lists the services Jaeger has spans of.
+func (j Jaeger) Services(ctx context.Context) ([]string, error) {
+	body, err := j.get(ctx, "/api/services")
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Data []string `json:"data"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, fmt.Errorf("Jaeger's answer is not a list of services: %w", err)
+	}
+	sort.Strings(doc.Data)
+	return doc.Data, nil
+}
+
+// get reads one answer of Jaeger's HTTP API; ErrNotFound for a 404.
+func (j Jaeger) get(ctx context.Context, pathAndQuery string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(j.BaseURL, "/")+pathAndQuery, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +206,7 @@ func (j Jaeger) Trace(ctx context.Context, id string) (*Trace, error) {
 	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("Jaeger at %s: HTTP %d: %s", j.BaseURL, resp.StatusCode, abbreviate(strings.TrimSpace(string(body)), 200))
 	}
-	return ParseJaegerTrace(body, id)
+	return body, nil
 }
 
 // jaegerDoc is the part of Jaeger's /api/traces answer that lookup reads.
@@ -186,11 +246,19 @@ func ParseJaegerTrace(body []byte, id string) (*Trace, error) {
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, fmt.Errorf("Jaeger's answer is not a trace: %w", err)
 	}
-	t := &Trace{ID: id}
-	for _, d := range doc.Data {
-		if d.TraceID != id {
-			continue
+	for _, t := range doc.traces() {
+		if t.ID == id {
+			return t, nil
 		}
+	}
+	return nil, ErrNotFound
+}
+
+// traces converts each trace of the answer that has spans; spans ordered by start.
+func (doc jaegerDoc) traces() []*Trace {
+	var out []*Trace
+	for _, d := range doc.Data {
+		t := &Trace{ID: d.TraceID}
 		for _, js := range d.Spans {
 			s := Span{
 				SpanID:     js.SpanID,
@@ -232,10 +300,11 @@ func ParseJaegerTrace(body []byte, id string) (*Trace, error) {
 			}
 			t.Spans = append(t.Spans, s)
 		}
+		if len(t.Spans) == 0 {
+			continue
+		}
+		sort.SliceStable(t.Spans, func(i, k int) bool { return t.Spans[i].Start.Before(t.Spans[k].Start) })
+		out = append(out, t)
 	}
-	if len(t.Spans) == 0 {
-		return nil, ErrNotFound
-	}
-	sort.SliceStable(t.Spans, func(i, k int) bool { return t.Spans[i].Start.Before(t.Spans[k].Start) })
-	return t, nil
+	return out
 }
