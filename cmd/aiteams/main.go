@@ -3,6 +3,7 @@
 //	aiteams verify                the design guide's acceptance checks against the running stack
 //	aiteams trace <tracking_id>   one request: its spans, log lines and rows
 //	aiteams usage                 series, logs and traces projected to a month vs the free tier
+//	aiteams console               a web page per request, recent requests and service health
 //
 // Exit codes: 0 ok, 1 not found or a check failed, 2 bad usage or a part of
 // the stack that could not be reached.
@@ -26,6 +27,8 @@ Usage:
                                         its log lines, then the database rows it wrote
   aiteams usage [flags]                 active series, samples, log and trace volume projected
                                         to a month and compared with Grafana Cloud's free tier
+  aiteams console [flags]               serve the console on 127.0.0.1:16680: recent requests,
+                                        a page per request (waterfall, logs, rows), service health
   aiteams help [command]                this text, or a command's flags
 
 Run 'aiteams <command> --help' for a command's flags. Defaults are make demo's addresses.
@@ -63,6 +66,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runUsage(rest, stdout, stderr)
 	case "verify":
 		err = runVerify(rest, stdout, stderr)
+	case "console":
+		err = runConsole(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		switch {
 		case len(rest) > 0 && rest[0] == "verify":
@@ -71,6 +76,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			err = runTrace([]string{"--help"}, stdout, stderr)
 		case len(rest) > 0 && rest[0] == "usage":
 			err = runUsage([]string{"--help"}, stdout, stderr)
+		case len(rest) > 0 && rest[0] == "console":
+			err = runConsole([]string{"--help"}, stdout, stderr)
 		default:
 			fmt.Fprint(stdout, usage)
 		}

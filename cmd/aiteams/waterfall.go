@@ -127,17 +127,8 @@ func cell(first time.Time, total time.Duration, at time.Time) int {
 	return max(0, int(float64(at.Sub(first))/float64(total)*timelineWidth))
 }
 
-// human prints a duration the way a waterfall reads best: 0.4ms, 15.9ms, 1.23s.
-func human(d time.Duration) string {
-	switch {
-	case d < 0:
-		return "-" + human(-d)
-	case d < time.Second:
-		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
-	default:
-		return fmt.Sprintf("%.2fs", d.Seconds())
-	}
-}
+// human prints a duration the way a waterfall reads best.
+var human = lookup.FormatDuration
 
 func colorLog(c palette, l lookup.LogLine) string {
 	text := fmt.Sprintf("%-5s %s", l.Level, l.Message)

@@ -1,6 +1,7 @@
 package lookup
 
 import (
+	"fmt"
 	"sort"
 	"time"
 )
@@ -100,4 +101,17 @@ func (t *Trace) Errors() int {
 		}
 	}
 	return n
+}
+
+// FormatDuration prints a duration the way a waterfall reads best: 0.4ms,
+// 15.9ms, 1.23s.
+func FormatDuration(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "-" + FormatDuration(-d)
+	case d < time.Second:
+		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+	default:
+		return fmt.Sprintf("%.2fs", d.Seconds())
+	}
 }
