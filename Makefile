@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 PKGS  := ./...
 
-.PHONY: bench demo demo-down build test lint fresh-check fuzz stack-up stack-down clean
+.PHONY: bench demo demo-down build test lint fresh-check fuzz screenshots stack-up stack-down clean
 
 ## demo: build and start the whole local stack and the three services, drive traffic, print where to look (Ctrl-C stops it)
 demo:
@@ -26,6 +26,10 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path './.run/*')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	@scripts/terraform-validate.sh
+
+## screenshots: the console's request and health pages from a real browser into docs/img (scripts/screenshots.sh)
+screenshots:
+	@scripts/screenshots.sh
 
 ## fresh-check: .ci/run and make demo inside a clean Debian root (debootstrap + chroot), as on a fresh machine
 fresh-check:

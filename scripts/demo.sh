@@ -43,18 +43,20 @@ done
 cat <<TXT
 
 == where to look
+  The console: recent requests, a page per request (waterfall, span details, log lines,
+  rows) and each service's health, in your browser:
+    http://127.0.0.1:16680/
+    http://127.0.0.1:16680/requests/$tid   (the first request above)
+
   Try it yourself:
     curl -s -X POST http://127.0.0.1:8080/api/v1/workflows \\
       -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \\
       -d '{"user_id":"user_1","goal":"write a haiku about tracing"}' -i
+  then paste its X-Tracking-ID into the console's find box.
 
-  One request — its spans across the three services, its log lines under them, its rows:
+  The same request in a terminal, and from Jaeger's HTTP API:
     .bin/aiteams trace $tid
-
-  The same trace (gateway → agent → engine, with the DB insert), Jaeger HTTP API:
-    http://127.0.0.1:16686/api/traces/$tid
-  (The Jaeger binary built from the Go module serves the full HTTP API but only a
-   placeholder UI page; for the full UI use docker-compose.monitoring.yml.)
+    curl -s http://127.0.0.1:16686/api/traces/$tid
 
   Prometheus (http://127.0.0.1:9090), a query that returns data:
     sum by (service, endpoint) (rate(request_count[1m]))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The local stack as native processes on 127.0.0.1: Jaeger v2, our collector,
-# Prometheus, and the three services.
+# Prometheus, Alertmanager, the three services, and the console.
 #   scripts/stack.sh up      build what is missing, start what is not running, wait until ready
 #   scripts/stack.sh down    stop what `up` started, by pid
 #   scripts/stack.sh status  exit 0 when every component is running
@@ -10,7 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 SERVICES=(workflow-engine workflow-agent api-gateway)
-COMPONENTS=(jaeger otelcol prometheus oncall-webhook alertmanager "${SERVICES[@]}")
+COMPONENTS=(jaeger otelcol prometheus oncall-webhook alertmanager "${SERVICES[@]}" console)
 
 # The demo's API key: random per checkout, kept in .run so curl examples and
 # tests can read it. Never committed (.run is ignored).
@@ -57,7 +57,7 @@ with_progress() {
 }
 
 up() {
-  local n=11 t key
+  local n=12 t key
   key=$(demo_key)
   export ENVIRONMENT="${ENVIRONMENT:-dev}"
   # Short export interval so the demo's metrics reach Prometheus quickly.
@@ -139,6 +139,12 @@ up() {
   start jaeger "14317 14318 16685 16686 18888 13134" .bin/jaeger --config monitoring/jaeger-config.yml
   wait_ready jaeger http://127.0.0.1:16686/api/services 90
   done_in "$t" "http://127.0.0.1:16686 (API)"
+
+  t=$(date +%s); step 12 $n "console (aiteams console)"
+  JAEGER_URL=http://127.0.0.1:16686 PROMETHEUS_URL=http://127.0.0.1:9090 AITEAMS_LOGS="$LOGS/*.log" DATA_DIR="$RUN/data" \
+    start console "16680" .bin/aiteams console -addr 127.0.0.1:16680
+  wait_ready console http://127.0.0.1:16680/healthz 30
+  done_in "$t" "http://127.0.0.1:16680"
 }
 
 down() {

@@ -53,6 +53,7 @@ if ! command -v ss >/dev/null 2>&1; then
   fi
 fi
 scripts/install-prometheus.sh || { echo "Prometheus, promtool and Alertmanager are needed"; exit 1; }
+scripts/install-chromium.sh || { echo "Chromium is needed for the console's browser tests"; exit 1; }
 pg_url=$(scripts/postgres.sh start) || { echo "PostgreSQL is needed"; exit 1; }
 if ! scripts/stack.sh status >/dev/null 2>&1; then
   scripts/stack.sh up || { echo "the stack did not start"; exit 1; }

@@ -44,6 +44,7 @@ func runTrace(args []string, stdout, stderr io.Writer) error {
 	databaseURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "PostgreSQL URL; wins over -data-dir (env DATABASE_URL)")
 	wait := fs.Duration("wait", 0, "keep looking this long for a trace that is not in Jaeger yet (e.g. 30s)")
 	asJSON := fs.Bool("json", false, "print one JSON document instead of the waterfall")
+	consoleURL := fs.String("console", envOr("AITEAMS_CONSOLE_URL", "http://127.0.0.1:16680"), "the console's address, for the link to the request's page (env AITEAMS_CONSOLE_URL)")
 	if err := parseCommand(fs, args, stdout, "aiteams trace [flags] <tracking_id>",
 		"Shows one request: its spans across services as a waterfall, each log line under\n"+
 			"its span at its time, error events, then the database rows that carry the id.\n"+
@@ -104,6 +105,9 @@ func runTrace(args []string, stdout, stderr io.Writer) error {
 		}
 	} else {
 		renderReport(stdout, rep, colorsFor(stdout))
+		if *consoleURL != "" {
+			fmt.Fprintf(stdout, "In the console: %s/requests/%s\n", strings.TrimRight(*consoleURL, "/"), id)
+		}
 	}
 
 	switch {

@@ -79,6 +79,7 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("GET /find", s.find)
 	s.mux.HandleFunc("GET /requests/{id}", s.requestPage)
 	s.mux.HandleFunc("GET /services", s.servicesPage)
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	s.mux.HandleFunc("/", s.notFound)
 	return s, nil
 }
