@@ -454,7 +454,9 @@ func TestServicesPage(t *testing.T) {
 
 func TestSparklineGaps(t *testing.T) {
 	t0 := time.Unix(1795890000, 0)
-	pt := func(s int, v float64) lookup.Point { return lookup.Point{Time: t0.Add(time.Duration(s) * time.Second), Value: v} }
+	pt := func(s int, v float64) lookup.Point {
+		return lookup.Point{Time: t0.Add(time.Duration(s) * time.Second), Value: v}
+	}
 	svg := string(sparkline("x", []lookup.Point{pt(0, 1), pt(15, 2), pt(30, 2), pt(90, 1), pt(105, 1)}, t0, t0.Add(120*time.Second), 15*time.Second, perSecond, nil))
 	if n := strings.Count(svg, `class="line"`); n != 2 {
 		t.Errorf("%d lines, want 2: Prometheus leaves out steps without a sample, and the chart must not join across them\n%s", n, svg)
