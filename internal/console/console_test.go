@@ -445,7 +445,7 @@ func TestServicesPage(t *testing.T) {
 		"AI tokens <strong>530</strong> · cost <strong>$0.0125</strong>",
 		`<a href="/requests/`+fixtureID+`" class="exemplar">`, "15.7ms", "1 exemplars",
 		"api-gateway requests per second over the last 15 minutes: now 0.25/s, highest 0.75/s",
-		"workflow-engine share of 5xx responses",
+		"workflow-engine share of 5xx responses", "<span>now 0.25/s</span>",
 	)
 	if n := strings.Count(body, `<svg xmlns="http://www.w3.org/2000/svg" class="chart"`); n != 9 {
 		t.Errorf("%d charts, want 3 per service", n)

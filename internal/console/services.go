@@ -37,6 +37,7 @@ type serviceHealth struct {
 	Rate      template.HTML
 	Errors    template.HTML
 	P95       template.HTML
+	Now       [3]string // the latest rate, error share and p95
 	Tokens    float64
 	Cost      float64
 	HasAI     bool
@@ -122,9 +123,10 @@ func (s *Server) servicesPage(w http.ResponseWriter, r *http.Request) {
 				Title: fmt.Sprintf("request %s took %s at %s", e.TraceID, human(seconds(e.Value)), e.Time.UTC().Format("15:04:05"))})
 		}
 		h.Slowest = slowest(ex, 3)
+		h.Now = [3]string{latestValue(ranges[qRate][svc], perSecond), latestValue(ranges[qErrRatio][svc], percent), latestValue(ranges[qP95][svc], latencyText)}
 		h.Rate = sparkline(svc+" requests per second", ranges[qRate][svc], start, end, healthStep, perSecond, nil)
 		h.Errors = sparkline(svc+" share of 5xx responses", ranges[qErrRatio][svc], start, end, healthStep, percent, nil)
-		h.P95 = sparkline(svc+" p95 latency", ranges[qP95][svc], start, end, healthStep, func(f float64) string { return human(seconds(f)) }, marks)
+		h.P95 = sparkline(svc+" p95 latency", ranges[qP95][svc], start, end, healthStep, latencyText, marks)
 		v.Services = append(v.Services, h)
 	}
 	sort.Slice(v.Services, func(i, j int) bool { return v.Services[i].Name < v.Services[j].Name })
@@ -162,6 +164,8 @@ func slowest(ex []lookup.Exemplar, n int) []exemplarLink {
 }
 
 func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+
+func latencyText(f float64) string { return human(seconds(f)) }
 
 func perSecond(f float64) string { return strconv.FormatFloat(round3(f), 'f', -1, 64) + "/s" }
 

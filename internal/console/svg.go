@@ -184,13 +184,7 @@ func sparkline(name string, pts []lookup.Point, start, end time.Time, step time.
 		}
 		return chH - chPadBelow - v/top*plotH
 	}
-	latest := "no data"
-	for i := len(pts) - 1; i >= 0; i-- {
-		if v := pts[i].Value; !math.IsNaN(v) && !math.IsInf(v, 0) {
-			latest = format(v)
-			break
-		}
-	}
+	latest := latestValue(pts, format)
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 %d %d" font-family="system-ui, sans-serif" font-size="11" aria-label="%s over the last %s: now %s, highest %s">`,
 		chW, chH, template.HTMLEscapeString(name), longDuration(span), latest, format(top))
@@ -240,6 +234,16 @@ func sparkline(name string, pts []lookup.Point, start, end time.Time, step time.
 
 // human prints a duration the way a waterfall reads best.
 var human = lookup.FormatDuration
+
+// latestValue is the last number of the series, formatted, or "no data".
+func latestValue(pts []lookup.Point, format func(float64) string) string {
+	for i := len(pts) - 1; i >= 0; i-- {
+		if v := pts[i].Value; !math.IsNaN(v) && !math.IsInf(v, 0) {
+			return format(v)
+		}
+	}
+	return "no data"
+}
 
 // longDuration prints a window the way a sentence says it: 15 minutes, 1 hour.
 func longDuration(d time.Duration) string {
