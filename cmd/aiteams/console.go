@@ -23,11 +23,8 @@ func runConsole(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("aiteams console", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", envOr("AITEAMS_CONSOLE_ADDR", "127.0.0.1:16680"), "address to serve on (env AITEAMS_CONSOLE_ADDR)")
-	jaegerURL := fs.String("jaeger", envOr("JAEGER_URL", "http://127.0.0.1:16686"), "Jaeger query API base URL (env JAEGER_URL)")
+	src := requestSourceFlags(fs)
 	promURL := fs.String("prometheus", envOr("PROMETHEUS_URL", "http://127.0.0.1:9090"), "Prometheus base URL (env PROMETHEUS_URL)")
-	logs := fs.String("logs", envOr("AITEAMS_LOGS", ".run/logs/*.log"), "glob of the services' JSON log files, comma-separated for several (env AITEAMS_LOGS)")
-	dataDir := fs.String("data-dir", envOr("DATA_DIR", ".run/data"), "folder of the gateway's SQLite database (env DATA_DIR)")
-	databaseURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "PostgreSQL URL; wins over -data-dir (env DATABASE_URL)")
 	if err := parseCommand(fs, args, stdout, "aiteams console [flags]",
 		"Serves the console: recent requests with filters, a page per request at\n"+
 			"/requests/<tracking_id> (waterfall, span details, log lines, rows) and service\n"+
@@ -37,11 +34,11 @@ func runConsole(args []string, stdout, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	srv, err := console.New(console.Config{
-		Jaeger:      lookup.Jaeger{BaseURL: *jaegerURL},
+		Jaeger:      lookup.Jaeger{BaseURL: *src.jaeger},
 		Prometheus:  lookup.Prometheus{BaseURL: *promURL},
-		LogPatterns: strings.Split(*logs, ","),
-		DataDir:     *dataDir,
-		DatabaseURL: *databaseURL,
+		LogPatterns: strings.Split(*src.logs, ","),
+		DataDir:     *src.dataDir,
+		DatabaseURL: *src.databaseURL,
 		Logger:      logger,
 	})
 	if err != nil {

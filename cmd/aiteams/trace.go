@@ -38,10 +38,8 @@ type lookedAt struct {
 func runTrace(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("aiteams trace", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	jaegerURL := fs.String("jaeger", envOr("JAEGER_URL", "http://127.0.0.1:16686"), "Jaeger query API base URL (env JAEGER_URL)")
-	logs := fs.String("logs", envOr("AITEAMS_LOGS", ".run/logs/*.log"), "glob of the services' JSON log files, comma-separated for several (env AITEAMS_LOGS)")
-	dataDir := fs.String("data-dir", envOr("DATA_DIR", ".run/data"), "folder of the gateway's SQLite database (env DATA_DIR)")
-	databaseURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "PostgreSQL URL; wins over -data-dir (env DATABASE_URL)")
+	src := requestSourceFlags(fs)
+	jaegerURL, logs, dataDir, databaseURL := src.jaeger, src.logs, src.dataDir, src.databaseURL
 	wait := fs.Duration("wait", 0, "keep looking this long for a trace that is not in Jaeger yet (e.g. 30s)")
 	asJSON := fs.Bool("json", false, "print one JSON document instead of the waterfall")
 	consoleURL := fs.String("console", envOr("AITEAMS_CONSOLE_URL", "http://127.0.0.1:16680"), "the console's address, for the link to the request's page (env AITEAMS_CONSOLE_URL)")
@@ -142,6 +140,19 @@ func lookedSummary(looked []lookedAt) string {
 		parts = append(parts, s)
 	}
 	return strings.Join(parts, "; ")
+}
+
+// requestSources are where aiteams finds what one request left: its trace,
+// its log lines and its rows.
+type requestSources struct{ jaeger, logs, dataDir, databaseURL *string }
+
+func requestSourceFlags(fs *flag.FlagSet) requestSources {
+	return requestSources{
+		jaeger:      fs.String("jaeger", envOr("JAEGER_URL", "http://127.0.0.1:16686"), "Jaeger query API base URL (env JAEGER_URL)"),
+		logs:        fs.String("logs", envOr("AITEAMS_LOGS", ".run/logs/*.log"), "glob of the services' JSON log files, comma-separated for several (env AITEAMS_LOGS)"),
+		dataDir:     fs.String("data-dir", envOr("DATA_DIR", ".run/data"), "folder of the gateway's SQLite database (env DATA_DIR)"),
+		databaseURL: fs.String("database-url", os.Getenv("DATABASE_URL"), "PostgreSQL URL; wins over -data-dir (env DATABASE_URL)"),
+	}
 }
 
 func envOr(key, def string) string {
