@@ -27,7 +27,8 @@ func TestStackAiteamsTrace(t *testing.T) {
 
 	var out string
 	want := []string{"api-gateway", "workflow-agent", "workflow-engine", "POST /api/v1/workflows", "INSERT workflow_runs",
-		"✗ ERROR", "event error_log", "log WARN  workflow run partial", "workflow_runs  id=run_"}
+		"✗ ERROR", "event error_log", "log WARN  workflow run partial", "workflow_runs  id=run_",
+		"In the console: http://127.0.0.1:16680/requests/" + tid}
 	poll(t, 60*time.Second, "aiteams trace shows the whole request", func() (bool, string) {
 		var err error
 		out, err = aiteams("--wait", "10s", tid)

@@ -48,7 +48,7 @@ REPO_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 REPO_DST=/work/main
 SHARED_SRC=/work/shared
 # Ports the stack and the tests bind on 127.0.0.1 (scripts/stack.sh, scripts/postgres.sh).
-STACK_PORTS=(4317 4318 8080 8081 8082 8888 8889 9090 9093 9095 13133 13134 14317 14318 16685 16686 18888 55432)
+STACK_PORTS=(4317 4318 8080 8081 8082 8888 8889 9090 9093 9095 13133 13134 14317 14318 16680 16685 16686 18888 55432)
 # Environment that decides where Go and apt download from; passed into the chroot when set.
 PASS_ENV=(GOPROXY GONOPROXY GOSUMDB GONOSUMDB GONOSUMCHECK GOPRIVATE GOINSECURE GOFLAGS GOTOOLCHAIN
   http_proxy https_proxy no_proxy all_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY ALL_PROXY)
