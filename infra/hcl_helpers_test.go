@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -535,70 +534,86 @@ func toGo(t *testing.T, v cty.Value) any {
 }
 
 // ---------------------------------------------------------------------------------
-// The Terraform functions this module uses (same semantics for the cases used).
+// The Terraform functions this module uses, under their Terraform names. Most come
+// from go-cty's stdlib (where Terraform itself takes them from) or hcl's tryfunc;
+// the few that are Terraform's own are written here, for the cases the module uses.
 
 func terraformFunctions() map[string]function.Function {
-	str := func(name string, f func(string) (cty.Value, error)) function.Function {
-		return function.New(&function.Spec{
-			Params: []function.Parameter{{Name: name, Type: cty.String}},
-			Type:   function.StaticReturnType(cty.DynamicPseudoType),
+	return map[string]function.Function{
+		"concat":          stdlib.ConcatFunc,
+		"contains":        stdlib.ContainsFunc,
+		"flatten":         stdlib.FlattenFunc,
+		"floor":           stdlib.FloorFunc,
+		"join":            stdlib.JoinFunc,
+		"jsonencode":      stdlib.JSONEncodeFunc,
+		"keys":            stdlib.KeysFunc,
+		"lookup":          stdlib.LookupFunc,
+		"lower":           stdlib.LowerFunc,
+		"merge":           stdlib.MergeFunc,
+		"regex":           stdlib.RegexFunc,
+		"setintersection": stdlib.SetIntersectionFunc,
+		"split":           stdlib.SplitFunc,
+		"trimspace":       stdlib.TrimSpaceFunc,
+		"values":          stdlib.ValuesFunc,
+		"tonumber":        stdlib.MakeToFunc(cty.Number),
+		"tostring":        stdlib.MakeToFunc(cty.String),
+		"toset":           stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
+		"try":             tryfunc.TryFunc,
+		"can":             tryfunc.CanFunc,
+
+		// Terraform's length also counts a string's characters (stdlib's StrlenFunc)
+		// and an object's attributes; stdlib's LengthFunc takes only collections/tuples.
+		"length": function.New(&function.Spec{
+			Params: []function.Parameter{{Name: "value", Type: cty.DynamicPseudoType}},
+			Type:   function.StaticReturnType(cty.Number),
 			Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-				return f(args[0].AsString())
+				switch ty := args[0].Type(); {
+				case ty == cty.String:
+					return stdlib.Strlen(args[0])
+				case ty.IsObjectType():
+					return args[0].Length(), nil
+				}
+				return stdlib.Length(args[0])
 			},
-		})
-	}
-	str2 := func(f func(a, b string) bool) function.Function {
-		return function.New(&function.Spec{
-			Params: []function.Parameter{{Name: "str", Type: cty.String}, {Name: "affix", Type: cty.String}},
+		}),
+		// Terraform's replace takes a "/.../" substring as a regular expression; stdlib
+		// has the two cases as ReplaceFunc and RegexReplaceFunc.
+		"replace": stringFunc(cty.String, func(a []cty.Value) (cty.Value, error) {
+			if sub := a[1].AsString(); len(sub) > 1 && sub[0] == '/' && sub[len(sub)-1] == '/' {
+				return stdlib.RegexReplace(a[0], cty.StringVal(sub[1:len(sub)-1]), a[2])
+			}
+			return stdlib.Replace(a[0], a[1], a[2])
+		}, "str", "substr", "replace"),
+
+		// Not in stdlib: Terraform's own collection function.
+		"alltrue": function.New(&function.Spec{
+			Params: []function.Parameter{{Name: "list", Type: cty.List(cty.Bool)}},
 			Type:   function.StaticReturnType(cty.Bool),
 			Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-				return cty.BoolVal(f(args[0].AsString(), args[1].AsString())), nil
-			},
-		})
-	}
-	convertTo := func(ty cty.Type) function.Function {
-		return function.New(&function.Spec{
-			Params: []function.Parameter{{Name: "v", Type: cty.DynamicPseudoType, AllowNull: true}},
-			Type:   function.StaticReturnType(ty),
-			Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-				return convert.Convert(args[0], ty)
-			},
-		})
-	}
-	return map[string]function.Function{
-		"file": str("path", func(p string) (cty.Value, error) {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return cty.NilVal, err
-			}
-			return cty.StringVal(string(b)), nil
-		}),
-		"fileexists": str("path", func(p string) (cty.Value, error) {
-			st, err := os.Stat(p)
-			return cty.BoolVal(err == nil && st.Mode().IsRegular()), nil
-		}),
-		"fileset": function.New(&function.Spec{
-			Params: []function.Parameter{{Name: "path", Type: cty.String}, {Name: "pattern", Type: cty.String}},
-			Type:   function.StaticReturnType(cty.Set(cty.String)),
-			Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-				matches, err := filepath.Glob(filepath.Join(args[0].AsString(), args[1].AsString()))
-				if err != nil {
-					return cty.NilVal, err
+				for it := args[0].ElementIterator(); it.Next(); {
+					if _, v := it.Element(); v.IsNull() || v.False() {
+						return cty.False, nil
+					}
 				}
-				if len(matches) == 0 {
-					return cty.SetValEmpty(cty.String), nil
-				}
-				var vals []cty.Value
-				for _, m := range matches {
-					rel, _ := filepath.Rel(args[0].AsString(), m)
-					vals = append(vals, cty.StringVal(filepath.ToSlash(rel)))
-				}
-				return cty.SetVal(vals), nil
+				return cty.True, nil
 			},
 		}),
-		"yamldecode": str("src", func(s string) (cty.Value, error) {
+		// Not in stdlib: Terraform's own string functions.
+		"startswith": stringFunc(cty.Bool, func(a []cty.Value) (cty.Value, error) {
+			return cty.BoolVal(strings.HasPrefix(a[0].AsString(), a[1].AsString())), nil
+		}, "str", "prefix"),
+		"endswith": stringFunc(cty.Bool, func(a []cty.Value) (cty.Value, error) {
+			return cty.BoolVal(strings.HasSuffix(a[0].AsString(), a[1].AsString())), nil
+		}, "str", "suffix"),
+		// Not in stdlib: Terraform's own encoding function.
+		"base64encode": stringFunc(cty.String, func(a []cty.Value) (cty.Value, error) {
+			return cty.StringVal(base64.StdEncoding.EncodeToString([]byte(a[0].AsString()))), nil
+		}, "str"),
+		// Not in stdlib: Terraform's yamldecode is go-cty-yaml's, not a dependency of
+		// this module; yaml.v3 through JSON gives the same values for the rules file.
+		"yamldecode": stringFunc(cty.DynamicPseudoType, func(a []cty.Value) (cty.Value, error) {
 			var doc any
-			if err := yaml.Unmarshal([]byte(s), &doc); err != nil {
+			if err := yaml.Unmarshal([]byte(a[0].AsString()), &doc); err != nil {
 				return cty.NilVal, err
 			}
 			b, err := json.Marshal(doc)
@@ -610,69 +625,40 @@ func terraformFunctions() map[string]function.Function {
 				return cty.NilVal, err
 			}
 			return ctyjson.Unmarshal(b, ty)
-		}),
-		"base64encode": str("str", func(s string) (cty.Value, error) {
-			return cty.StringVal(base64.StdEncoding.EncodeToString([]byte(s))), nil
-		}),
-		"startswith": str2(strings.HasPrefix),
-		"endswith":   str2(strings.HasSuffix),
-		"length": function.New(&function.Spec{
-			Params: []function.Parameter{{Name: "v", Type: cty.DynamicPseudoType}},
-			Type:   function.StaticReturnType(cty.Number),
-			Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-				if args[0].Type() == cty.String {
-					return stdlib.Strlen(args[0])
-				}
-				return args[0].Length(), nil
-			},
-		}),
-		"replace": function.New(&function.Spec{
-			Params: []function.Parameter{{Name: "str", Type: cty.String}, {Name: "substr", Type: cty.String}, {Name: "replace", Type: cty.String}},
-			Type:   function.StaticReturnType(cty.String),
-			Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-				sub := args[1].AsString()
-				if len(sub) > 1 && strings.HasPrefix(sub, "/") && strings.HasSuffix(sub, "/") {
-					re, err := regexp.Compile(sub[1 : len(sub)-1])
-					if err != nil {
-						return cty.NilVal, err
-					}
-					return cty.StringVal(re.ReplaceAllString(args[0].AsString(), args[2].AsString())), nil
-				}
-				return cty.StringVal(strings.ReplaceAll(args[0].AsString(), sub, args[2].AsString())), nil
-			},
-		}),
-		"alltrue": function.New(&function.Spec{
-			Params: []function.Parameter{{Name: "list", Type: cty.List(cty.Bool)}},
-			Type:   function.StaticReturnType(cty.Bool),
-			Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-				for it := args[0].ElementIterator(); it.Next(); {
-					_, v := it.Element()
-					if v.IsNull() || v.False() {
-						return cty.False, nil
-					}
-				}
-				return cty.True, nil
-			},
-		}),
-		"tostring":        convertTo(cty.String),
-		"tonumber":        convertTo(cty.Number),
-		"toset":           convertTo(cty.Set(cty.DynamicPseudoType)),
-		"try":             tryfunc.TryFunc,
-		"can":             tryfunc.CanFunc,
-		"jsonencode":      stdlib.JSONEncodeFunc,
-		"join":            stdlib.JoinFunc,
-		"split":           stdlib.SplitFunc,
-		"trimspace":       stdlib.TrimSpaceFunc,
-		"concat":          stdlib.ConcatFunc,
-		"regex":           stdlib.RegexFunc,
-		"lookup":          stdlib.LookupFunc,
-		"keys":            stdlib.KeysFunc,
-		"values":          stdlib.ValuesFunc,
-		"merge":           stdlib.MergeFunc,
-		"contains":        stdlib.ContainsFunc,
-		"flatten":         stdlib.FlattenFunc,
-		"setintersection": stdlib.SetIntersectionFunc,
-		"lower":           stdlib.LowerFunc,
-		"floor":           stdlib.FloorFunc,
+		}, "src"),
+		// Not in stdlib (it has no file system functions): Terraform's own.
+		"file": stringFunc(cty.String, func(a []cty.Value) (cty.Value, error) {
+			b, err := os.ReadFile(a[0].AsString())
+			return cty.StringVal(string(b)), err
+		}, "path"),
+		"fileexists": stringFunc(cty.Bool, func(a []cty.Value) (cty.Value, error) {
+			st, err := os.Stat(a[0].AsString())
+			return cty.BoolVal(err == nil && st.Mode().IsRegular()), nil
+		}, "path"),
+		"fileset": stringFunc(cty.Set(cty.String), func(a []cty.Value) (cty.Value, error) {
+			dir := a[0].AsString()
+			matches, err := filepath.Glob(filepath.Join(dir, a[1].AsString()))
+			if err != nil || len(matches) == 0 {
+				return cty.SetValEmpty(cty.String), err
+			}
+			var vals []cty.Value
+			for _, m := range matches {
+				rel, _ := filepath.Rel(dir, m)
+				vals = append(vals, cty.StringVal(filepath.ToSlash(rel)))
+			}
+			return cty.SetVal(vals), nil
+		}, "path", "pattern"),
 	}
+}
+
+// stringFunc is a function of the named string parameters returning ret.
+func stringFunc(ret cty.Type, impl func(args []cty.Value) (cty.Value, error), params ...string) function.Function {
+	spec := &function.Spec{
+		Type: function.StaticReturnType(ret),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) { return impl(args) },
+	}
+	for _, p := range params {
+		spec.Params = append(spec.Params, function.Parameter{Name: p, Type: cty.String})
+	}
+	return function.New(spec)
 }
