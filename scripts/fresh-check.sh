@@ -161,29 +161,45 @@ chroot_pids() {
   done
 }
 
+# signal_in_chroot SIGNAL PID...: signal each PID whose root is still our chroot,
+# checked again just before kill: a pid listed a moment ago may have exited and been
+# taken by a host process since.
+signal_in_chroot() {
+  local sig=$1 p r
+  shift
+  [[ -n $ROOT ]] || return 0
+  for p in "$@"; do
+    r=$(readlink "/proc/$p/root" 2>/dev/null) || continue
+    if [[ $r == "$ROOT" || $r == "$ROOT"/* ]]; then kill "-$sig" "$p" 2>/dev/null || true; fi
+  done
+}
+
 kill_chroot_processes() {
   local round pids i
   for round in 1 2 3; do
     mapfile -t pids < <(chroot_pids)
     [[ ${#pids[@]} -gt 0 ]] || return 0
     say "fresh-check: stopping ${#pids[@]} process(es) left in the chroot: ${pids[*]}"
-    kill -TERM "${pids[@]}" 2>/dev/null || true
+    signal_in_chroot TERM "${pids[@]}"
     for i in $(seq 1 25); do
       [[ -z $(chroot_pids) ]] && return 0
       sleep 0.2
     done
     mapfile -t pids < <(chroot_pids)
-    [[ ${#pids[@]} -eq 0 ]] || kill -KILL "${pids[@]}" 2>/dev/null || true
+    [[ ${#pids[@]} -eq 0 ]] || signal_in_chroot KILL "${pids[@]}"
     sleep 0.5
     [[ $round -lt 3 ]] || say "fresh-check: warning: processes still in the chroot: $(chroot_pids | tr '\n' ' ')" >&2
   done
 }
 
-# kill_tree SIGNAL PID: signal PID and all its descendants (a host-side step such as
-# debootstrap has no chroot root to be found by).
+# kill_tree SIGNAL PID [PARENT]: signal PID and all its descendants (a host-side step
+# such as debootstrap has no chroot root to be found by). Each pid is signalled only
+# while it is still the child of the process it was found under (PARENT; for the step
+# itself, this shell), so a pid that exited and was reused meanwhile is left alone.
 kill_tree() {
   local child
-  for child in $(pgrep -P "$2" 2>/dev/null); do kill_tree "$1" "$child"; done
+  for child in $(pgrep -P "$2" 2>/dev/null); do kill_tree "$1" "$child" "$2"; done
+  [[ $(awk '$1 == "PPid:" { print $2 }' "/proc/$2/status" 2>/dev/null) == "${3:-$$}" ]] || return 0
   kill "-$1" "$2" 2>/dev/null || true
 }
 
@@ -216,6 +232,15 @@ unmount_all() {
   done < <(mounts_under "$ROOT")
 }
 
+# The marker make_workdir leaves in the work directory it created for this run.
+WORK_MARKER=.fresh-check-workdir
+
+# root_is_ours: ROOT is root/ in the work directory make_workdir created for this run
+# (an absolute path, not /, holding the marker), so cleanup may rm -rf it.
+root_is_ours() {
+  [[ -n $WORK && $WORK == /?* && $ROOT == "$WORK/root" && -f $WORK/$WORK_MARKER && ! -L $ROOT ]]
+}
+
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -226,6 +251,8 @@ cleanup() {
   if [[ -n $ROOT && -d $ROOT ]]; then
     if [[ -n $(mounts_under "$ROOT") ]]; then
       say "fresh-check: warning: mounts remain under $ROOT; not removing it" >&2
+    elif ! root_is_ours; then
+      say "fresh-check: warning: $ROOT is not the root this run created; not removing it" >&2
     elif [[ $KEEP == 1 ]]; then
       say "fresh-check: kept the root for inspection: $ROOT   (enter: chroot $ROOT /bin/bash; remove: rm -rf $WORK)"
     else
@@ -322,6 +349,11 @@ pick_mirror() {
 
 make_workdir() {
   WORK="$WORKDIR_BASE/$(date +%Y%m%d-%H%M%S)"
+  # A new directory (plain mkdir fails on one that exists), marked as this run's:
+  # cleanup removes the root only inside it (root_is_ours).
+  mkdir -p "$WORKDIR_BASE"
+  mkdir "$WORK" || die "$WORK exists already (another fresh-check started in the same second?)"
+  : >"$WORK/$WORK_MARKER"
   mkdir -p "$WORK/root" "$WORK/logs"
   # The chroot path as the kernel reports it in /proc/*/root (no symlinks).
   WORK=$(realpath "$WORK")

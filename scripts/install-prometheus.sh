@@ -34,6 +34,18 @@ listeners() { # "pid port" of every listener on the ports above
 }
 before="$(listeners)"
 
+# start_ticks PID: when PID started, in clock ticks since boot (field 22 of
+# /proc/PID/stat; field 2, the command name, may hold spaces and ")").
+start_ticks() {
+	local stat f
+	[[ $1 =~ ^[1-9][0-9]*$ ]] || return 1
+	{ read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
+	read -r -a f <<<"${stat##*) }"
+	[[ -n ${f[19]:-} ]] && echo "${f[19]}"
+}
+# A daemon that the install starts starts after this script did.
+self_start="$(start_ticks $$ || true)"
+
 # Keep the packages' init scripts from starting daemons during the install. Many images
 # (Docker-style ones included) already ship a policy-rc.d that does this; only add our
 # own temporary one when there is none, and remove exactly that one again.
@@ -71,8 +83,18 @@ if [[ -n "$new" ]]; then
 		exe="$(readlink "/proc/$pid/exe" 2>/dev/null || true)"
 		case "$exe" in
 		/usr/bin/prometheus | /usr/bin/prometheus-alertmanager | /usr/bin/prometheus-node-exporter)
-			echo "install-prometheus: stopping $exe (pid $pid) started by the package on :$port"
-			kill "$pid" 2>/dev/null || true
+			# Not a process this script started itself (the package's postinst or
+			# systemd did), so it is signalled only while the pid is still such a
+			# daemon that began after this script: a pid reused since ss listed it,
+			# or a daemon that was already running before the install, is left alone.
+			started="$(start_ticks "$pid" || true)"
+			if [[ -n $started && -n $self_start && $started -ge $self_start &&
+				"$(readlink "/proc/$pid/exe" 2>/dev/null || true)" == "$exe" ]]; then
+				echo "install-prometheus: stopping $exe (pid $pid) started by the package on :$port"
+				kill "$pid" 2>/dev/null || true
+			else
+				echo "install-prometheus: warning: pid $pid on :$port is no longer a $exe started during this install; not stopping it" >&2
+			fi
 			;;
 		*)
 			echo "install-prometheus: warning: pid $pid ($exe) listens on :$port" >&2

@@ -4,8 +4,12 @@
 #   scripts/postgres.sh stop
 # Installs Debian's postgresql package when it is missing and we are root.
 set -euo pipefail
+# Only the helpers (safe_rm_rf, mark_ours): nothing is created under .run.
+# shellcheck source=lib.sh
+AI_TEAMS_LIB_HELPERS_ONLY=1 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PORT="${AI_TEAMS_PG_PORT:-55432}"
 DIR="${AI_TEAMS_PG_DIR:-/tmp/ai-teams-pg-$PORT}"
+case $DIR in /*) ;; *) DIR="$PWD/$DIR" ;; esac
 DB=ai_teams_test
 URL="postgres://postgres@127.0.0.1:$PORT/$DB?sslmode=disable"
 
@@ -31,6 +35,21 @@ ensure_installed() {
   find_bin >/dev/null || { log "postgresql installed but initdb not found"; exit 1; }
 }
 
+# was_ours DIR: DIR holds what an earlier start left there and nothing else -
+# the cluster (data/ with its PG_VERSION), server.log, the socket and its lock -
+# though no marker: it dates from before start marked its directory.
+was_ours() {
+  local e
+  [ -d "$1" ] && [ ! -L "$1" ] || return 1
+  if [ -e "$1/data" ] && [ ! -f "$1/data/PG_VERSION" ]; then return 1; fi
+  while IFS= read -r e; do
+    case $e in
+      data | server.log | ".s.PGSQL.$PORT" | ".s.PGSQL.$PORT.lock" | "$SCRATCH_MARKER") ;;
+      *) return 1 ;;
+    esac
+  done < <(find "$1" -mindepth 1 -maxdepth 1 -printf '%f\n')
+}
+
 # as_pg runs a command as the postgres user when we are root (the server
 # refuses to run as root), else as ourselves.
 as_pg() {
@@ -46,7 +65,13 @@ start() {
     if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
       log "port $PORT is taken by another process; set AI_TEAMS_PG_PORT"; exit 1
     fi
-    rm -rf "$DIR"; mkdir -p "$DIR"
+    # DIR can come from the environment (AI_TEAMS_PG_DIR): it is removed only
+    # when an earlier start made it (safe_rm_rf checks for the marker).
+    if [ -e "$DIR" ] || [ -L "$DIR" ]; then
+      if [ ! -f "$DIR/$SCRATCH_MARKER" ] && was_ours "$DIR"; then mark_ours "$DIR"; fi
+      safe_rm_rf "$DIR" || { log "$DIR was not made by scripts/postgres.sh; remove it yourself or set AI_TEAMS_PG_DIR to a new directory"; exit 1; }
+    fi
+    mkdir -p "$DIR"; mark_ours "$DIR"
     [ "$(id -u)" = 0 ] && chown postgres "$DIR"
     as_pg "$bin/initdb" -D "$DIR/data" -U postgres -A trust --no-sync -E UTF8 >/dev/null
     as_pg "$bin/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 \
@@ -64,6 +89,9 @@ stop() {
   log "stopped"
 }
 
+# These are this file's start and stop; lib.sh's (which take arguments) are not
+# even defined with AI_TEAMS_LIB_HELPERS_ONLY, but shellcheck sees them.
+# shellcheck disable=SC2119
 case "${1:-}" in
   start) start ;;
   stop) stop ;;

@@ -61,8 +61,11 @@ fi
 
 # Work on a copy (infra/ reads ../monitoring/*), so .terraform/ and the lock file
 # stay out of the work tree.
+# The only rm -rf here: $work is the fresh directory mktemp just created (under
+# set -e a failed mktemp ends the script before the trap exists), never a path
+# taken from the environment as such.
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'rm -rf -- "$work"' EXIT
 cp -R infra monitoring "$work"/
 cd "$work/infra"
 echo "== $tf init -backend=false ${init_args[*]:-}"

@@ -18,7 +18,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 REPORT="$RUN/test-report"
-rm -rf "$REPORT" "$RUN/measurements.txt"
+safe_rm_rf "$REPORT" "$RUN/measurements.txt" || exit 1
 mkdir -p "$REPORT"
 status=0
 started_stack=0
