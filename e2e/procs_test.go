@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/starmates-ai/ai-teams/services/apigateway"
 )
 
 // startProcess runs a helper process for the test, stopping it at cleanup
@@ -50,7 +52,7 @@ func serviceAddr(t *testing.T, name string, out *lineSink, exited <-chan struct{
 	t.Helper()
 	return reportedAddr(t, name, out, exited, func() string {
 		for _, l := range out.lines(t, name) {
-			if l["@message"] == "listening" {
+			if l["message"] == "listening" {
 				addr, _ := l["addr"].(string)
 				return addr
 			}
@@ -131,6 +133,7 @@ func uniqueSuffix() string {
 type trio struct {
 	gateway  string // base URL
 	key      string
+	client   *apigateway.Client // the gateway's, with key
 	suffix   string
 	services []string // gateway, agent, engine
 }
@@ -154,6 +157,7 @@ func startTrio(t *testing.T) trio {
 	agent := start("workflow-agent")
 	tr.gateway = "http://" + start("api-gateway", "DATA_DIR="+t.TempDir(), "API_KEYS=trio:"+tr.key,
 		"WORKFLOW_AGENT_URL=http://"+agent, "WORKFLOW_ENGINE_URL=http://"+engine)
+	tr.client = apigateway.NewClient(tr.gateway, tr.key, nil)
 	// The gateway first, as its name appears in the queries.
 	tr.services = []string{tr.services[2], tr.services[1], tr.services[0]}
 	return tr

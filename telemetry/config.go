@@ -3,6 +3,7 @@ package telemetry
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
 )
@@ -32,6 +33,13 @@ type Config struct {
 	OTLPEndpoint string
 	// LogLevel overrides the level chosen by Environment when non-empty.
 	LogLevel string
+	// LogFieldNames is "plain" (timestamp, level, message; the default) or
+	// "at" (the design guide's @timestamp, @level, @message).
+	LogFieldNames string
+	// TrustedProxies are the CIDRs (or single addresses) of the proxies in
+	// front of the service, comma-separated, as in TRUSTED_PROXIES; see
+	// WithTrustedProxies. Empty: no proxy is trusted.
+	TrustedProxies string
 	// Disabled turns off every OTLP exporter (OTEL_SDK_DISABLED=true); stdout logs stay.
 	Disabled bool
 	// LogWriter receives the JSON log lines; nil means os.Stdout.
@@ -39,7 +47,8 @@ type Config struct {
 }
 
 // ConfigFromEnv reads ENVIRONMENT, PROJECT, OTEL_SERVICE_NAME,
-// OTEL_EXPORTER_OTLP_ENDPOINT, LOG_LEVEL and OTEL_SDK_DISABLED.
+// OTEL_EXPORTER_OTLP_ENDPOINT, LOG_LEVEL, LOG_FIELD_NAMES, TRUSTED_PROXIES
+// and OTEL_SDK_DISABLED.
 // defaultService is used when OTEL_SERVICE_NAME is unset.
 func ConfigFromEnv(defaultService, version string) Config {
 	return Config{
@@ -49,6 +58,8 @@ func ConfigFromEnv(defaultService, version string) Config {
 		Project:        envOr("PROJECT", DefaultProject),
 		OTLPEndpoint:   envOr("OTEL_EXPORTER_OTLP_ENDPOINT", DefaultOTLPEndpoint),
 		LogLevel:       os.Getenv("LOG_LEVEL"),
+		LogFieldNames:  os.Getenv("LOG_FIELD_NAMES"),
+		TrustedProxies: os.Getenv("TRUSTED_PROXIES"),
 		Disabled:       strings.EqualFold(os.Getenv("OTEL_SDK_DISABLED"), "true"),
 	}
 }
@@ -85,7 +96,46 @@ func (c Config) withDefaults() (Config, error) {
 	if _, err := c.level(); err != nil {
 		return c, err
 	}
+	if _, err := c.fieldNames(); err != nil {
+		return c, err
+	}
+	if _, err := c.trustedProxies(); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// fieldNames reads LogFieldNames.
+func (c Config) fieldNames() (FieldNames, error) {
+	switch strings.ToLower(strings.TrimSpace(c.LogFieldNames)) {
+	case "", "plain":
+		return PlainFieldNames, nil
+	case "at", "@":
+		return AtFieldNames, nil
+	}
+	return 0, fmt.Errorf("telemetry: LOG_FIELD_NAMES=%q is not plain or at", c.LogFieldNames)
+}
+
+// trustedProxies parses TrustedProxies. A typo is a start-up error: it
+// would otherwise attribute every request to the load balancer, silently.
+func (c Config) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(c.TrustedProxies, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, errAddr := netip.ParseAddr(f)
+			if errAddr != nil {
+				return nil, fmt.Errorf("telemetry: TRUSTED_PROXIES entry %q is not a CIDR or an IP address", f)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // level is the minimum log level: prod WARN, staging INFO, dev DEBUG, unless

@@ -63,12 +63,16 @@ type errorAttr struct {
 	code, category string
 }
 
-func (e errorAttr) LogValue() slog.Value {
+// LogValue renders the error object wherever errorHandler is not in the
+// chain (another slog handler, a test).
+func (e errorAttr) LogValue() slog.Value { return e.value() }
+
+func (e errorAttr) value() slog.Value {
 	attrs := []slog.Attr{slog.String("type", errorTypeName(e.err))}
 	if e.code != "" {
 		attrs = append(attrs, slog.String("code", e.code))
 	}
-	attrs = append(attrs, slog.String("message", e.err.Error()))
+	attrs = append(attrs, slog.String("message", scrub(safeErrorText(e.err))))
 	if e.category != "" {
 		attrs = append(attrs, slog.String("category", e.category))
 	}

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -14,8 +15,6 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
-
-	"github.com/starmates-ai/ai-teams/internal/httpjson"
 )
 
 var hex32 = regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -35,12 +34,18 @@ func newTestServer(t testing.TB, opts ...Option) *testServer {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ok/{id}", func(w http.ResponseWriter, r *http.Request) {
 		logger.InfoContext(r.Context(), "inside handler")
-		httpjson.Write(w, http.StatusOK, map[string]string{"tracking_id": TrackingID(r.Context())})
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"tracking_id": TrackingID(r.Context()), "id": r.PathValue("id")})
 	})
 	mux.HandleFunc("POST /bad", func(w http.ResponseWriter, r *http.Request) {
 		var v struct{ Name string }
-		if err := httpjson.Decode(w, r, &v, 16); err != nil {
-			httpjson.WriteErr(w, err)
+		err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16)).Decode(&v)
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooBig):
+			WriteError(w, http.StatusRequestEntityTooLarge, "body_too_large", "the body exceeds 16 bytes")
+		case err != nil:
+			WriteError(w, http.StatusBadRequest, "invalid_json", "the body is not JSON")
 		}
 	})
 	mux.HandleFunc("GET /panic", func(http.ResponseWriter, *http.Request) { panic("boom") })
@@ -86,6 +91,7 @@ func TestTrackingIDOnEveryResponse(t *testing.T) {
 		{"bad json", "POST", "/bad", "{nope", 400, "POST /bad"},
 		{"too large", "POST", "/bad", `{"Name":"0123456789abcdef"}`, 413, "POST /bad"},
 		{"panic", "GET", "/panic", "", 500, "GET /panic"},
+		{"unknown method, unmatched", "BREW", "/ok/42", "", 405, "HTTP"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newTestServer(t)
@@ -108,7 +114,7 @@ func TestTrackingIDOnEveryResponse(t *testing.T) {
 				t.Errorf("span tracking.id = %q", got)
 			}
 			if tc.status >= 400 {
-				var eb httpjson.ErrorBody
+				var eb ErrorBody
 				if err := json.Unmarshal(w.Body.Bytes(), &eb); err != nil || eb.TrackingID != tid || eb.Error.Code == "" {
 					t.Errorf("error body %q is not our JSON with the tracking id (%v)", w.Body, err)
 				}
@@ -138,7 +144,7 @@ func TestPanicRecovered(t *testing.T) {
 	}
 	var sawError bool
 	for _, l := range s.logs.lines(t) {
-		if l["@message"] == "panic recovered while serving request" {
+		if l["message"] == "panic recovered while serving request" {
 			sawError = true
 			if st, _ := l["exception"].(map[string]any)["stack_trace"].(string); !strings.Contains(st, "middleware_test.go") {
 				t.Errorf("stack trace missing the handler frame: %q", st)
@@ -171,7 +177,7 @@ func TestAccessLogLine(t *testing.T) {
 	if user["id"] != "user_1" || user["segment"] != "premium" || sess["id"] != "sess_1" {
 		t.Errorf("user/session not on the access line: %v", l)
 	}
-	if l["@level"] != "INFO" || l["tracking_id"] != w.Header().Get(HeaderTrackingID) {
+	if l["level"] != "INFO" || l["tracking_id"] != w.Header().Get(HeaderTrackingID) {
 		t.Errorf("level/tracking id: %v", l)
 	}
 	if got := attr(s.serverSpan(t), "user.id"); got != "user_1" {
@@ -179,7 +185,7 @@ func TestAccessLogLine(t *testing.T) {
 	}
 	s2 := newTestServer(t)
 	s2.do("GET", "/missing", nil, "")
-	if l := s2.logs.lines(t)[0]; l["@level"] != "WARN" {
+	if l := s2.logs.lines(t)[0]; l["level"] != "WARN" {
 		t.Errorf("4xx must log at WARN: %v", l)
 	}
 }
@@ -263,7 +269,7 @@ func TestClientPropagatesTraceparent(t *testing.T) {
 func attr(sp sdktrace.ReadOnlySpan, key string) string {
 	for _, a := range sp.Attributes() {
 		if string(a.Key) == key {
-			return a.Value.Emit()
+			return a.Value.String()
 		}
 	}
 	return ""

@@ -69,7 +69,9 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	if out == nil {
 		out = os.Stdout
 	}
-	stdout := NewHandler(out, HandlerOptions{Service: cfg.ServiceName, Level: level})
+	names, _ := cfg.fieldNames()
+	lineOpts := HandlerOptions{Service: cfg.ServiceName, Level: level, FieldNames: names}
+	stdout := NewHandler(out, lineOpts)
 
 	t := &Telemetry{
 		Config:     cfg,
@@ -131,7 +133,8 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	t.TracerProvider, t.MeterProvider, t.LoggerProvider = tp, mp, lp
 
 	bridge := otelslog.NewHandler(ScopeName, otelslog.WithLoggerProvider(lp), otelslog.WithVersion(cfg.ServiceVersion))
-	t.Logger = slog.New(slog.NewMultiHandler(stdout, levelGate{bridge, level}))
+	lineOpts.Also = levelGate{bridge, level}
+	t.Logger = slog.New(NewHandler(out, lineOpts))
 	if t.Metrics, err = NewMetrics(mp, cfg.ServiceName); err != nil {
 		return nil, errors.Join(err, t.Shutdown(ctx))
 	}

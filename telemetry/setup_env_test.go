@@ -99,7 +99,7 @@ func TestOTELSDKDisabledExportsNothing(t *testing.T) {
 		}
 		var logged bool
 		for _, l := range stdout.lines(t) {
-			if l["@message"] == "ping served" {
+			if l["message"] == "ping served" {
 				logged = true
 				if l["tracking_id"] != tid {
 					t.Errorf("stdout line has tracking_id %v, want the response's %q", l["tracking_id"], tid)

@@ -41,7 +41,7 @@ func TestSetupWithoutCollector(t *testing.T) {
 	}
 	var found bool
 	for _, l := range logs.lines(t) {
-		if l["@message"] == "hello" {
+		if l["message"] == "hello" {
 			found = true
 			if l["tracking_id"] != span.SpanContext().TraceID().String() {
 				t.Errorf("tracking_id %v, want %s", l["tracking_id"], span.SpanContext().TraceID())

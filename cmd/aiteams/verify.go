@@ -296,7 +296,7 @@ func verify(ctx context.Context, c verifyConfig, spin *spinner) []check {
 		return berr != nil || len(business) == 6
 	})
 	add("15", "Business metrics are collected", ok(berr == nil && len(business) == 6), evidence(berr, "present: %s", strings.Join(business, ", ")))
-	add("16", "CloudWatch fields: @timestamp, @level, @message", ok(logsOK), fmt.Sprintf("checked on %d lines (see 11)", len(pr.logs)))
+	add("16", "CloudWatch fields: timestamp, level, message", ok(logsOK), fmt.Sprintf("checked on %d lines (see 11)", len(pr.logs)))
 	add("17", "A tracing object with trace_id and span_id, no duplicate fields", ok(logsOK && withTID == len(pr.logs)), fmt.Sprintf("%d lines with tracing{trace_id,span_id}", withTID))
 	add("18", "Fewer than 1000 fields per line", ok(len(pr.logs) > 0 && maxFields < lookup.MaxLogFields), fmt.Sprintf("largest line: %d fields", maxFields))
 	add("19", "Automatic instrumentation: server, client and database spans", ok(serverSpans >= 3 && clientSpans >= 2 && dbSpan >= 1),

@@ -310,5 +310,5 @@ func (s *Server) rows(ctx context.Context, id string) ([]rowView, error) {
 // insightsQuery is the CloudWatch Logs Insights query for the same request
 // (docs/cloudwatch.md).
 func insightsQuery(id string) string {
-	return "fields @timestamp, service, @level, @message, source.function\n| filter tracking_id = \"" + id + "\"\n| sort @timestamp asc"
+	return "fields @timestamp, service, level, message, source.function\n| filter tracking_id = \"" + id + "\"\n| sort @timestamp asc"
 }

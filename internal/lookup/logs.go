@@ -98,11 +98,11 @@ func parseLogLine(b []byte, id string) (LogLine, bool) {
 		return LogLine{}, false
 	}
 	l := LogLine{Fields: m}
-	if ts, _ := m["@timestamp"].(string); ts != "" {
+	if ts, _ := lineField(m, "timestamp").(string); ts != "" {
 		l.Time, _ = time.Parse(time.RFC3339Nano, ts)
 	}
-	l.Level, _ = m["@level"].(string)
-	l.Message, _ = m["@message"].(string)
+	l.Level, _ = lineField(m, "level").(string)
+	l.Message, _ = lineField(m, "message").(string)
 	l.Service, _ = m["service"].(string)
 	if tr, ok := m["tracing"].(map[string]any); ok {
 		l.SpanID, _ = tr["span_id"].(string)
@@ -128,7 +128,7 @@ func (v Volume) BytesPerSecond() float64 {
 }
 
 // LogVolume sums the sizes of the files and finds the times of their first
-// and last lines (@timestamp).
+// and last lines (their timestamp).
 func LogVolume(paths []string) (Volume, error) {
 	v := Volume{}
 	for _, p := range paths {
@@ -177,11 +177,26 @@ func firstAndLastTime(path string, size int64) (time.Time, time.Time, error) {
 
 func lineTime(b []byte) time.Time {
 	var l struct {
-		Timestamp string `json:"@timestamp"`
+		Plain string `json:"timestamp"`
+		At    string `json:"@timestamp"`
 	}
 	if json.Unmarshal(b, &l) != nil {
 		return time.Time{}
 	}
-	t, _ := time.Parse(time.RFC3339Nano, l.Timestamp)
+	ts := l.Plain
+	if ts == "" {
+		ts = l.At
+	}
+	t, _ := time.Parse(time.RFC3339Nano, ts)
 	return t
+}
+
+// lineField reads timestamp, level or message from a line in either style
+// the services write: the plain names (the default) or the @ names
+// (LOG_FIELD_NAMES=at).
+func lineField(m map[string]any, name string) any {
+	if v, ok := m[name]; ok {
+		return v
+	}
+	return m["@"+name]
 }

@@ -207,7 +207,9 @@ func TestPrometheusQuery(t *testing.T) {
 	if got, err := p.Query(context.Background(), "scalar(1)"); err != nil || len(got) != 1 || got[0].Value != 1 {
 		t.Errorf("scalar: %+v %v", got, err)
 	}
-	if _, err := p.Query(context.Background(), "up{"); err == nil || !strings.Contains(err.Error(), "parse error") {
+	_, err = p.Query(context.Background(), "up{")
+	var refused *RefusedError
+	if !errors.As(err, &refused) || refused.Type != "bad_data" || refused.HTTPStatus != http.StatusBadRequest || !strings.Contains(err.Error(), "parse error") {
 		t.Errorf("bad query: %v", err)
 	}
 }
@@ -322,5 +324,21 @@ func TestPrometheusRangeAndExemplars(t *testing.T) {
 	if ex[0].TraceID != fixtureID || ex[1].TraceID != "017c8a07b92105f2ad8160c1b96a73e8" || ex[1].Value != 0.031 || ex[1].Series["le"] != "0.05" ||
 		!ex[1].Time.Equal(time.UnixMilli(1795890700500)) {
 		t.Errorf("exemplars, want oldest first: %+v", ex)
+	}
+}
+
+func TestSearchLogsReadsBothFieldStyles(t *testing.T) {
+	dir := t.TempDir()
+	lines := `{"timestamp":"2026-11-28T17:11:09.002Z","level":"WARN","message":"plain","service":"api-gateway","tracking_id":"` + fixtureID + `"}` + "\n" +
+		`{"@timestamp":"2026-11-28T17:11:09.001Z","@level":"ERROR","@message":"at","service":"workflow-engine","tracking_id":"` + fixtureID + `"}` + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "x.log"), []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := SearchLogs([]string{filepath.Join(dir, "*.log")}, fixtureID)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("%d lines, %v", len(got), err)
+	}
+	if got[0].Message != "at" || got[0].Level != "ERROR" || got[1].Message != "plain" || got[1].Level != "WARN" || got[1].Time.IsZero() {
+		t.Errorf("both styles, ordered by time: %+v", got)
 	}
 }

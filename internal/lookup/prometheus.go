@@ -209,7 +209,18 @@ func (p Prometheus) LabelNames(ctx context.Context, match string) ([]string, err
 	return names, err
 }
 
-// Get calls the HTTP API and decodes the data of a successful answer into out.
+// RefusedError is Prometheus answering a request with an error: Type is its
+// errorType, bad_data for a query that does not parse.
+type RefusedError struct {
+	HTTPStatus int
+	Type       string
+	Message    string
+}
+
+func (e *RefusedError) Error() string { return "Prometheus: " + e.Message }
+
+// Get calls the HTTP API and decodes the data of a successful answer into
+// out. An answer with an error is a *RefusedError.
 func (p Prometheus) Get(ctx context.Context, pathAndQuery string, out any) error {
 	c := p.Client
 	if c == nil {
@@ -229,15 +240,16 @@ func (p Prometheus) Get(ctx context.Context, pathAndQuery string, out any) error
 		return err
 	}
 	var doc struct {
-		Status string          `json:"status"`
-		Error  string          `json:"error"`
-		Data   json.RawMessage `json:"data"`
+		Status    string          `json:"status"`
+		ErrorType string          `json:"errorType"`
+		Error     string          `json:"error"`
+		Data      json.RawMessage `json:"data"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return fmt.Errorf("Prometheus at %s: HTTP %d: not JSON", p.BaseURL, resp.StatusCode)
 	}
 	if doc.Status != "success" {
-		return fmt.Errorf("Prometheus: %s", doc.Error)
+		return &RefusedError{HTTPStatus: resp.StatusCode, Type: doc.ErrorType, Message: doc.Error}
 	}
 	return json.Unmarshal(doc.Data, out)
 }

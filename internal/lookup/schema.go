@@ -17,21 +17,21 @@ const MaxLogFields = 1000
 var LogObjects = []string{"request", "response", "user", "session", "workflow", "operation", "error", "exception", "source"}
 
 // CheckLogLine validates one decoded log line against the CloudWatch shape
-// every service writes: @timestamp (UTC, milliseconds), @level, @message,
-// service; tracking_id and tracing{trace_id,span_id} together and equal;
-// nested objects; fewer than MaxLogFields fields.
+// every service writes by default: timestamp (UTC, milliseconds), level,
+// message, service; tracking_id and tracing{trace_id,span_id} together and
+// equal; nested objects; fewer than MaxLogFields fields.
 func CheckLogLine(l map[string]any) error {
-	ts, _ := l["@timestamp"].(string)
+	ts, _ := l["timestamp"].(string)
 	if !timestampRe.MatchString(ts) {
-		return fmt.Errorf("@timestamp %q is not UTC millisecond RFC 3339", l["@timestamp"])
+		return fmt.Errorf("timestamp %q is not UTC millisecond RFC 3339", l["timestamp"])
 	}
-	switch l["@level"] {
+	switch l["level"] {
 	case "DEBUG", "INFO", "WARN", "ERROR":
 	default:
-		return fmt.Errorf("@level %v", l["@level"])
+		return fmt.Errorf("level %v", l["level"])
 	}
-	if _, ok := l["@message"].(string); !ok {
-		return fmt.Errorf("@message missing")
+	if _, ok := l["message"].(string); !ok {
+		return fmt.Errorf("message missing")
 	}
 	if s, _ := l["service"].(string); s == "" {
 		return fmt.Errorf("service missing")
