@@ -17,6 +17,11 @@ data "aws_caller_identity" "current" {}
 
 data "aws_partition" "current" {}
 
+# The load balancer reaches the gateway from its nodes' addresses in this VPC.
+data "aws_vpc" "services" {
+  id = var.vpc_id
+}
+
 locals {
   name_prefix = "ai-teams-${var.environment}"
 
@@ -28,6 +33,10 @@ locals {
       environment = {
         WORKFLOW_AGENT_URL  = "http://workflow-agent:8081"
         WORKFLOW_ENGINE_URL = "http://workflow-engine:8082"
+        # X-Forwarded-For is believed from the load balancer only; the client
+        # address is the right-most entry outside the VPC. The associations
+        # list the primary CIDR block and any secondary ones.
+        TRUSTED_PROXIES = join(",", data.aws_vpc.services.cidr_block_associations[*].cidr_block)
       }
     }
     "workflow-agent" = {

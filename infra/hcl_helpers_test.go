@@ -37,7 +37,10 @@ const (
 )
 
 // presetData are the data sources whose results the tests supply.
-var presetData = map[string]bool{"aws_caller_identity": true, "aws_partition": true}
+var presetData = map[string]bool{"aws_caller_identity": true, "aws_partition": true, "aws_vpc": true}
+
+// testVPCCIDRs are the CIDR blocks of the test's VPC: a primary and a secondary one.
+var testVPCCIDRs = []string{"10.0.0.0/16", "100.64.0.0/16"}
 
 // lastPending describes what the last evaluator could not evaluate (for messages).
 var lastPending string
@@ -269,6 +272,13 @@ func newEvaluator(t *testing.T, m *module, inputs map[string]cty.Value) *evaluat
 	})}
 	e.data["aws_partition"] = map[string]cty.Value{"current": cty.ObjectVal(map[string]cty.Value{
 		"partition": cty.StringVal("aws"),
+	})}
+	var associations []cty.Value
+	for _, c := range testVPCCIDRs {
+		associations = append(associations, cty.ObjectVal(map[string]cty.Value{"cidr_block": cty.StringVal(c)}))
+	}
+	e.data["aws_vpc"] = map[string]cty.Value{"services": cty.ObjectVal(map[string]cty.Value{
+		"cidr_block_associations": cty.TupleVal(associations),
 	})}
 	e.run()
 	return e

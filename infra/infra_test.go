@@ -688,6 +688,13 @@ func TestServiceSecretsAndSettings(t *testing.T) {
 	if agent["AI_MODEL"] != "test-model" || agent["LOG_LEVEL"] != "INFO" {
 		t.Errorf("workflow-agent env %v", agent)
 	}
+	// The gateway believes X-Forwarded-For from the load balancer only: the VPC's blocks.
+	if got, want := containerDefs(t, e, "api-gateway")["api-gateway"].env()["TRUSTED_PROXIES"], strings.Join(testVPCCIDRs, ","); got != want {
+		t.Errorf("api-gateway TRUSTED_PROXIES = %v, want the VPC's CIDR blocks %s", got, want)
+	}
+	if _, ok := agent["TRUSTED_PROXIES"]; ok {
+		t.Error("workflow-agent is not behind the load balancer: no TRUSTED_PROXIES")
+	}
 	engine := e.instance("aws_ecs_task_definition", "service", "workflow-engine")
 	if cpu, mem := toGo(t, engine.GetAttr("cpu")), toGo(t, engine.GetAttr("memory")); cpu != 1024.0 || mem != 2048.0 {
 		t.Errorf("workflow-engine task size cpu=%v memory=%v", cpu, mem)

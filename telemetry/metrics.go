@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,10 +15,13 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 )
 
-// The metric catalog: the design guide's names, with its unbounded labels
-// (tracking_id, user_id, session_id) left out. Trace ids ride as exemplars
-// (the SDK attaches the span in the context passed to Add/Record), user and
-// session ids stay on spans and logs. docs/metrics.md maps guide to us.
+// The generic instruments every service gets: RED per route, API key and
+// endpoint usage, LLM calls and uptime, with the design guide's unbounded
+// labels (tracking_id, user_id, session_id) left out. Trace ids ride as
+// exemplars (the SDK attaches the span in the context passed to Add/Record),
+// user and session ids stay on spans and logs. Domain metrics (what users
+// do, how workflows turn out) are the catalog package's. docs/metrics.md maps
+// guide to us.
 const (
 	MetricRequestCount     = "request_count"
 	MetricRequestDuration  = "request_duration_seconds"
@@ -30,8 +32,6 @@ const (
 	MetricAICost           = "ai_cost_total"
 	MetricAPIKeyUsage      = "api_key_usage_total"
 	MetricEndpointUsage    = "endpoint_usage_total"
-	MetricUserActivity     = "user_activity_total"
-	MetricWorkflowSuccess  = "workflow_success_rate"
 	MetricServiceUptime    = "service_uptime_seconds"
 	CardinalityLimit       = 500 // series per instrument; the rest fold into otel.metric.overflow="true"
 	UnknownLabelValue      = "unknown"
@@ -39,28 +39,8 @@ const (
 	noAPIVersionLabelValue = "none"
 )
 
-// Bucket boundaries from the design guide.
-var (
-	DurationBuckets        = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
-	WorkflowSuccessBuckets = []float64{0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 1}
-)
-
-// metricLabels is each instrument's complete label set. Views drop any other
-// attribute, so a stray user id in service code cannot become a label.
-var metricLabels = map[string][]string{
-	MetricRequestCount:    {"service_name", "endpoint", "method", "status_code", "api_version"},
-	MetricRequestDuration: {"service_name", "endpoint", "method"},
-	MetricRequestErrors:   {"service_name", "endpoint", "method", "error_type", "status_code"},
-	MetricActiveRequests:  {"service_name", "endpoint"},
-	MetricAIRequests:      {"model", "provider"},
-	MetricAITokens:        {"model", "token_type"},
-	MetricAICost:          {"model"},
-	MetricAPIKeyUsage:     {"api_key_id", "client_name", "service_name", "endpoint", "success"},
-	MetricEndpointUsage:   {"service_name", "endpoint", "api_version", "user_segment"},
-	MetricUserActivity:    {"activity_type", "service_name"},
-	MetricWorkflowSuccess: {"workflow_type", "complexity_level"},
-	MetricServiceUptime:   {"service_name"},
-}
+// DurationBuckets are request_duration_seconds' bounds, from the design guide.
+var DurationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
 // freshExemplars keeps one exemplar per counter series: the first
 // measurement after each export. Prometheus takes one exemplar per counter
@@ -74,29 +54,40 @@ func freshExemplars(agg sdkmetric.Aggregation) exemplar.ReservoirProvider {
 	return exemplar.FixedSizeReservoirProvider(1)
 }
 
-// MetricViews are the SDK views Setup installs: one label allow-list per
-// catalog instrument.
+// MetricViews are the SDK views Setup installs: fresh exemplars for every
+// counter, this package's and those other packages (the domain catalog)
+// create on the same provider. It is one view because the SDK makes a
+// stream per matching view: overlapping views would export an instrument
+// twice. No view filters labels: each instrument is unexported and recorded
+// with one fixed label set (TestMetricLabelSets), and a filter would cost
+// every measurement a second hash of its attributes.
 func MetricViews() []sdkmetric.View {
-	views := make([]sdkmetric.View, 0, len(metricLabels))
-	for name, keys := range metricLabels {
-		ks := make([]attribute.Key, len(keys))
-		for i, k := range keys {
-			ks[i] = attribute.Key(k)
+	return []sdkmetric.View{func(inst sdkmetric.Instrument) (sdkmetric.Stream, bool) {
+		if !isCounter(inst.Kind) {
+			return sdkmetric.Stream{}, false
 		}
-		views = append(views, sdkmetric.NewView(
-			sdkmetric.Instrument{Name: name},
-			sdkmetric.Stream{AttributeFilter: attribute.NewAllowKeysFilter(ks...), ExemplarReservoirProviderSelector: freshExemplars},
-		))
+		return sdkmetric.Stream{Name: inst.Name, Description: inst.Description, Unit: inst.Unit,
+			ExemplarReservoirProviderSelector: freshExemplars}, true
+	}}
+}
+
+func isCounter(k sdkmetric.InstrumentKind) bool {
+	switch k {
+	case sdkmetric.InstrumentKindCounter, sdkmetric.InstrumentKindUpDownCounter,
+		sdkmetric.InstrumentKindObservableCounter, sdkmetric.InstrumentKindObservableUpDownCounter:
+		return true
 	}
-	return views
+	return false
 }
 
 // Metrics holds a service's instruments. Record through its methods; the
 // middleware records the HTTP ones itself.
 type Metrics struct {
-	service string
-	prices  PriceTable
-	log     *slog.Logger
+	service  string
+	provider metric.MeterProvider
+	prices   PriceTable
+	log      *slog.Logger
+	series   seriesCache
 
 	requests   metric.Int64Counter
 	duration   metric.Float64Histogram
@@ -107,8 +98,6 @@ type Metrics struct {
 	aiCost     metric.Float64Counter
 	keyUsage   metric.Int64Counter
 	endpoints  metric.Int64Counter
-	activity   metric.Int64Counter
-	workflows  metric.Float64Histogram
 
 	unpricedMu sync.Mutex
 	unpriced   map[string]bool
@@ -116,7 +105,7 @@ type Metrics struct {
 
 // NewMetrics creates the catalog's instruments for service on mp.
 func NewMetrics(mp metric.MeterProvider, service string) (*Metrics, error) {
-	m := &Metrics{service: service, unpriced: map[string]bool{}, log: slog.Default()}
+	m := &Metrics{service: service, provider: mp, unpriced: map[string]bool{}, log: slog.Default()}
 	meter := mp.Meter(ScopeName)
 	var errs []error
 	counter := func(name, desc string) metric.Int64Counter {
@@ -130,14 +119,10 @@ func NewMetrics(mp metric.MeterProvider, service string) (*Metrics, error) {
 	m.aiTokens = counter(MetricAITokens, "LLM tokens by type (input, output)")
 	m.keyUsage = counter(MetricAPIKeyUsage, "API requests by key (a short hash, never the key)")
 	m.endpoints = counter(MetricEndpointUsage, "Requests by endpoint and user segment")
-	m.activity = counter(MetricUserActivity, "User activity events by type")
 
 	var err error
 	m.duration, err = meter.Float64Histogram(MetricRequestDuration, metric.WithDescription("HTTP request duration"), metric.WithUnit("s"),
 		metric.WithExplicitBucketBoundaries(DurationBuckets...))
-	errs = append(errs, err)
-	m.workflows, err = meter.Float64Histogram(MetricWorkflowSuccess, metric.WithDescription("Share of a workflow's steps that completed, per run"),
-		metric.WithExplicitBucketBoundaries(WorkflowSuccessBuckets...))
 	errs = append(errs, err)
 	m.active, err = meter.Int64UpDownCounter(MetricActiveRequests, metric.WithDescription("HTTP requests in flight"))
 	errs = append(errs, err)
@@ -153,6 +138,14 @@ func NewMetrics(mp metric.MeterProvider, service string) (*Metrics, error) {
 	return m, errors.Join(errs...)
 }
 
+// MeterProvider is the provider the instruments were created on: a domain
+// catalog creates its own instruments there, so they are exported (and
+// read in tests) with these.
+func (m *Metrics) MeterProvider() metric.MeterProvider { return m.provider }
+
+// ServiceName is the service_name label value of these instruments.
+func (m *Metrics) ServiceName() string { return m.service }
+
 // SetPrices sets the table ai_cost_total is computed from.
 func (m *Metrics) SetPrices(p PriceTable) { m.prices = p }
 
@@ -160,33 +153,17 @@ func (m *Metrics) SetPrices(p PriceTable) { m.prices = p }
 func (m *Metrics) SetLogger(l *slog.Logger) { m.log = l }
 
 // httpDone records the RED metrics of one finished request.
-func (m *Metrics) httpDone(ctx context.Context, r *http.Request, endpoint string, status int, d time.Duration, info *requestInfo) {
-	method := normalizeMethod(r.Method)
-	svc := attribute.String("service_name", m.service)
-	ep := attribute.String("endpoint", endpoint)
-	meth := attribute.String("method", method)
-	code := attribute.String("status_code", strconv.Itoa(status))
-	version := attribute.String("api_version", apiVersion(endpoint))
-
-	m.requests.Add(ctx, 1, metric.WithAttributes(svc, ep, meth, code, version))
-	m.duration.Record(ctx, d.Seconds(), metric.WithAttributes(svc, ep, meth))
-	if status >= 400 {
-		m.errors.Add(ctx, 1, metric.WithAttributes(svc, ep, meth, attribute.String("error_type", errorType(status, info.panicked)), code))
+func (m *Metrics) httpDone(ctx context.Context, route *routeSeries, method string, status int, d time.Duration, info *requestInfo) {
+	done := m.series.done(m, route, doneKey{method: normalizeMethod(method), status: status, segment: info.userSegment, panicked: info.panicked})
+	m.requests.Add(ctx, 1, done.requests...)
+	m.duration.Record(ctx, d.Seconds(), done.duration...)
+	if done.errors != nil {
+		m.errors.Add(ctx, 1, done.errors...)
 	}
-	segment := info.userSegment
-	if segment == "" {
-		segment = UnknownLabelValue
-	}
-	m.endpoints.Add(ctx, 1, metric.WithAttributes(svc, ep, version, attribute.String("user_segment", segment)))
+	m.endpoints.Add(ctx, 1, done.endpoints...)
 	if info.apiKeyID != "" {
-		m.keyUsage.Add(ctx, 1, metric.WithAttributes(
-			attribute.String("api_key_id", info.apiKeyID), attribute.String("client_name", info.apiClient),
-			svc, ep, attribute.Bool("success", status < 400)))
+		m.keyUsage.Add(ctx, 1, m.series.keyUsage(m, route, keyUsageKey{id: info.apiKeyID, client: info.apiClient, success: status < 400})...)
 	}
-}
-
-func (m *Metrics) activeAdd(ctx context.Context, endpoint string, n int64) {
-	m.active.Add(ctx, n, metric.WithAttributes(attribute.String("service_name", m.service), attribute.String("endpoint", endpoint)))
 }
 
 // AIUsage describes one LLM call.
@@ -216,45 +193,6 @@ func (m *Metrics) RecordAI(ctx context.Context, u AIUsage) float64 {
 		}
 	}
 	return cost
-}
-
-// Activity types of user_activity_total.
-const (
-	ActivityCreateSession = "create_session"
-	ActivityGetSession    = "get_session"
-	ActivityRunWorkflow   = "run_workflow"
-	ActivityGetWorkflow   = "get_workflow"
-)
-
-// UserActivity counts one user action. The user is on the span and the
-// log line; only the kind of action is a label.
-func (m *Metrics) UserActivity(ctx context.Context, activityType string) {
-	m.activity.Add(ctx, 1, metric.WithAttributes(attribute.String("activity_type", activityType), attribute.String("service_name", m.service)))
-}
-
-// WorkflowOutcome records the share of a run's steps that completed.
-func (m *Metrics) WorkflowOutcome(ctx context.Context, workflowType string, completed, total int) {
-	if workflowType == "" {
-		workflowType = UnknownLabelValue
-	}
-	ratio := 0.0
-	if total > 0 {
-		ratio = float64(completed) / float64(total)
-	}
-	m.workflows.Record(ctx, ratio, metric.WithAttributes(attribute.String("workflow_type", workflowType),
-		attribute.String("complexity_level", ComplexityLevel(total))))
-}
-
-// ComplexityLevel buckets a plan's size: low (≤3 steps), medium (≤6), high.
-func ComplexityLevel(steps int) string {
-	switch {
-	case steps <= 3:
-		return "low"
-	case steps <= 6:
-		return "medium"
-	default:
-		return "high"
-	}
 }
 
 // normalizeMethod keeps the label bounded: unknown methods become _OTHER.

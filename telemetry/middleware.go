@@ -3,19 +3,22 @@ package telemetry
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/felixge/httpsnoop"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
-
-	"github.com/starmates-ai/ai-teams/internal/httpjson"
 )
 
 // DefaultMaxHeaderBytes is the request header budget the middleware enforces
@@ -26,7 +29,8 @@ const DefaultMaxHeaderBytes = 32 << 10
 // Middleware returns the server middleware for this service: an otelhttp
 // server span per request (named by its route pattern), the tracking id in
 // the X-Tracking-ID header of every response, panic recovery into a JSON
-// 500, a header size limit and one access log line per request.
+// 500, a header size limit and one access log line per request. The client
+// address comes from X-Forwarded-For only behind Config.TrustedProxies.
 func (t *Telemetry) Middleware(opts ...Option) func(http.Handler) http.Handler {
 	base := []Option{
 		WithTracerProvider(t.TracerProvider),
@@ -35,6 +39,14 @@ func (t *Telemetry) Middleware(opts ...Option) func(http.Handler) http.Handler {
 		WithLogger(t.Logger),
 		WithServiceName(t.Config.ServiceName),
 		WithMetrics(t.Metrics),
+	}
+	proxies, err := t.Config.trustedProxies()
+	if err != nil && t.Logger != nil {
+		// Setup refuses such a Config; a hand-built Telemetry gets the peer address.
+		t.Logger.Warn("TRUSTED_PROXIES ignored; client addresses are peer addresses", "otel_error", err.Error())
+	}
+	if len(proxies) > 0 {
+		base = append(base, WithTrustedProxies(proxies...))
 	}
 	return NewMiddleware(append(base, opts...)...)
 }
@@ -67,89 +79,144 @@ func NewMiddleware(opts ...Option) func(http.Handler) http.Handler {
 	}
 	traced := otelhttp.NewMiddleware("http.server", otelOpts...)
 	return func(next http.Handler) http.Handler {
-		mux, _ := next.(*http.ServeMux)
-		return traced(&middleware{cfg: c, next: next, mux: mux})
+		m := &middleware{cfg: c, next: next}
+		m.mux, _ = next.(*http.ServeMux)
+		return traced(m)
 	}
 }
 
 type middleware struct {
 	cfg  *config
 	next http.Handler
-	mux  *http.ServeMux // when next is a mux: its route is known before it runs
+	// mux, when next is one, is matched here, once: its route is known
+	// before the handler runs, for active_requests and the span.
+	mux       *http.ServeMux
+	wildcards sync.Map       // pattern → []wildcard
+	logPC     atomic.Uintptr // the access line's call site, for its source field
 }
 
+// requestState is everything the middleware keeps for one request, in one
+// allocation. It is also the request's context: the parent's, plus this
+// state as the value of requestInfoKey (what context.WithValue would add,
+// without a second allocation).
+type requestState struct {
+	context.Context
+	info          requestInfo
+	rec           responseRecorder
+	route         *routeSeries
+	clientAddress string
+	trackingID    [1]string // the X-Tracking-ID header value
+	spanAttrs     [3]attribute.KeyValue
+	requestAttrs  [7]slog.Attr
+	responseAttrs [3]slog.Attr
+}
+
+func (s *requestState) Value(key any) any {
+	if key == (requestInfoKey{}) {
+		return &s.info
+	}
+	return s.Context.Value(key)
+}
+
+// ServeHTTP runs inside otelhttp's span; r is the request otelhttp holds.
 func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	ctx := r.Context()
-	span := trace.SpanFromContext(ctx)
-	tid := TrackingID(ctx)
+	st := &requestState{Context: r.Context(), clientAddress: m.cfg.clientAddress(r)}
+	span := trace.SpanFromContext(st.Context)
+	st.trackingID[0] = TrackingID(st.Context)
 	// Before the handler runs, so 404s, 405s and panics carry it too.
-	w.Header().Set(HeaderTrackingID, tid)
-	span.SetAttributes(AttrTrackingID.String(tid))
+	w.Header()[canonicalTrackingHeader] = st.trackingID[:]
 
-	info := &requestInfo{}
-	ctx = context.WithValue(ctx, requestInfoKey{}, info)
-	inner := r.WithContext(ctx)
-	rec := &responseRecorder{ResponseWriter: w, req: inner}
-
-	activeEndpoint := UnmatchedRoute
-	if m.mux != nil {
-		_, pattern := m.mux.Handler(inner)
-		activeEndpoint = routeOrUnmatched(pattern)
+	inner := r.WithContext(st)
+	st.rec.ResponseWriter, st.rec.req = w, inner
+	handler := m.next
+	routedHere := m.mux != nil && r.RequestURI != "*" // the mux answers "*" itself, matching nothing
+	if routedHere {
+		var pattern string
+		handler, pattern = m.mux.Handler(inner)
+		m.setPathValues(inner, pattern)
+		// Pattern on otelhttp's request too: it names the span from it.
+		r.Pattern, inner.Pattern, st.info.route = pattern, pattern, pattern
+		st.route = m.cfg.metrics.series.route(m.cfg.metrics, routeOrUnmatched(pattern))
+	} else {
+		st.route = m.cfg.metrics.series.route(m.cfg.metrics, UnmatchedRoute)
 	}
-	m.cfg.metrics.activeAdd(ctx, activeEndpoint, 1)
-	defer m.cfg.metrics.activeAdd(ctx, activeEndpoint, -1)
+	attrs := append(st.spanAttrs[:0], AttrTrackingID.String(st.trackingID[0]))
+	if _, forwarded := r.Header["X-Forwarded-For"]; forwarded {
+		// Replaces otelhttp's client.address, which believes any
+		// X-Forwarded-For; without one, otelhttp's is the peer, as ours.
+		attrs = append(attrs, semconv.ClientAddress(st.clientAddress))
+	}
+	if st.info.route != "" {
+		attrs = append(attrs, semconv.HTTPRoute(routePath(st.info.route)))
+	}
+	span.SetAttributes(attrs...)
+
+	active := st.route
+	m.cfg.metrics.active.Add(st, 1, active.active...)
+	defer m.cfg.metrics.active.Add(st, -1, active.active...)
 
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler { // net/http's own signal to abort quietly
 				panic(p)
 			}
-			m.recovered(ctx, rec, p)
+			m.recovered(st, p)
 		}
-		// r is the request otelhttp holds; ServeMux sets Pattern on the copy
-		// we passed down, so copy it back for the span name.
-		m.finish(ctx, rec, r, start, info)
+		m.finish(st, r, start)
 	}()
 
 	if n := headerSize(r); n > m.cfg.maxHeaderBytes {
-		httpjson.WriteError(rec, http.StatusRequestHeaderFieldsTooLarge, "headers_too_large",
+		WriteError(&st.rec, http.StatusRequestHeaderFieldsTooLarge, "headers_too_large",
 			fmt.Sprintf("request headers are %d bytes; the limit is %d", n, m.cfg.maxHeaderBytes))
 		return
 	}
-	defer func() { r.Pattern = inner.Pattern; info.route = inner.Pattern }()
-	m.next.ServeHTTP(rec, inner)
+	if !routedHere {
+		// Another handler routes: its pattern is known once it ran.
+		defer func() {
+			r.Pattern, st.info.route = inner.Pattern, inner.Pattern
+			if inner.Pattern != "" {
+				span.SetAttributes(semconv.HTTPRoute(routePath(inner.Pattern)))
+			}
+		}()
+	}
+	handler.ServeHTTP(st.rec.wrap(), inner)
 }
 
 // recovered turns a panic into an ERROR log (which records the exception,
 // with the panicking goroutine's stack, on the span) and a JSON 500.
-func (m *middleware) recovered(ctx context.Context, w *responseRecorder, p any) {
+func (m *middleware) recovered(st *requestState, p any) {
 	err, ok := p.(error)
 	if !ok {
 		err = fmt.Errorf("%v", p)
 	}
-	if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
-		info.panicked = true
-	}
-	m.cfg.logger.LogAttrs(ctx, slog.LevelError, "panic recovered while serving request", Error(err, "panic", CategoryServer))
+	st.info.panicked = true
+	m.cfg.logger.LogAttrs(st, slog.LevelError, "panic recovered while serving request", Error(err, "panic", CategoryServer))
 	// Also when the logger's level hides ERROR (or it is another handler).
-	trace.SpanFromContext(ctx).SetStatus(codes.Error, "panic: "+err.Error())
-	if !w.wroteHeader {
-		httpjson.WriteError(w, http.StatusInternalServerError, "internal", "internal error; quote the tracking_id when reporting it")
+	trace.SpanFromContext(st).SetStatus(codes.Error, "panic: "+err.Error())
+	if !st.rec.wroteHeader {
+		WriteError(&st.rec, http.StatusInternalServerError, "internal", "internal error; quote the tracking_id when reporting it")
 	}
 }
 
-func (m *middleware) finish(ctx context.Context, w *responseRecorder, r *http.Request, start time.Time, info *requestInfo) {
-	status := w.status
-	if status == 0 {
+func (m *middleware) finish(st *requestState, r *http.Request, start time.Time) {
+	status := st.rec.status
+	if status == 0 { // nothing written, or only flushed: net/http sends 200
 		status = http.StatusOK
 	}
-	span := trace.SpanFromContext(ctx)
-	if info.route != "" {
-		span.SetAttributes(semconv.HTTPRoute(routePath(info.route)))
+	route := st.route
+	if route.endpoint == UnmatchedRoute && st.info.route != "" { // routed by another handler
+		route = m.cfg.metrics.series.route(m.cfg.metrics, routePath(st.info.route))
 	}
 	duration := time.Since(start)
-	m.cfg.metrics.httpDone(ctx, r, routeOrUnmatched(info.route), status, duration, info)
+	m.cfg.metrics.httpDone(st, route, r.Method, status, duration, &st.info)
+	m.logAccess(st, r, start, status, duration)
+}
+
+// logAccess writes the access line. It builds the record itself, with the
+// attributes in st and a call site found once, instead of through
+// Logger.LogAttrs, which walks the stack for every line.
+func (m *middleware) logAccess(st *requestState, r *http.Request, start time.Time, status int, duration time.Duration) {
 	level := slog.LevelInfo
 	switch {
 	case status >= 500:
@@ -157,44 +224,71 @@ func (m *middleware) finish(ctx context.Context, w *responseRecorder, r *http.Re
 	case status >= 400:
 		level = slog.LevelWarn
 	}
-	if !m.cfg.logger.Enabled(ctx, level) {
+	handler := m.cfg.logger.Handler()
+	if !handler.Enabled(st, level) {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 4)
-	attrs = append(attrs,
-		slog.Group("request",
-			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
-			slog.String("route", routeOrUnmatched(info.route)),
-			slog.Int64("size", max(r.ContentLength, 0)),
-			slog.Duration("duration", duration),
-			slog.String("user_agent", r.UserAgent()),
-			slog.String("ip", clientIP(r)),
-		),
-		slog.Group("response",
-			slog.Int("status", status),
-			slog.Int64("size", w.size),
-			slog.String("content_type", w.Header().Get("Content-Type")),
-		),
+	pc := m.logPC.Load()
+	if pc == 0 {
+		var pcs [1]uintptr
+		runtime.Callers(1, pcs[:])
+		pc = pcs[0]
+		m.logPC.Store(pc)
+	}
+	st.requestAttrs = [...]slog.Attr{
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.String("route", routeOrUnmatched(st.info.route)),
+		slog.Int64("size", max(r.ContentLength, 0)),
+		slog.Duration("duration", duration),
+		slog.String("user_agent", r.UserAgent()),
+		slog.String("ip", st.clientAddress),
+	}
+	st.responseAttrs = [...]slog.Attr{
+		slog.Int("status", status),
+		slog.Int64("size", st.rec.size),
+		slog.String("content_type", st.rec.Header().Get("Content-Type")),
+	}
+	code := statusText(status)
+	rec := slog.NewRecord(start.Add(duration), level, r.Method+" "+r.URL.Path+" - "+code, pc)
+	rec.AddAttrs(
+		slog.Attr{Key: "request", Value: slog.GroupValue(st.requestAttrs[:]...)},
+		slog.Attr{Key: "response", Value: slog.GroupValue(st.responseAttrs[:]...)},
 	)
-	if info.userID != "" {
-		attrs = append(attrs, User(info.userID, info.userSegment))
+	if st.info.userID != "" {
+		rec.AddAttrs(User(st.info.userID, st.info.userSegment))
 	}
-	if info.sessionID != "" {
-		attrs = append(attrs, Session(info.sessionID))
+	if st.info.sessionID != "" {
+		rec.AddAttrs(Session(st.info.sessionID))
 	}
-	msg := r.Method + " " + r.URL.Path + " - " + statusText(status)
-	m.cfg.logger.LogAttrs(ctx, level, msg, attrs...)
+	_ = handler.Handle(st, rec)
 }
 
 // spanName names server spans "METHOD /pattern" (semconv's {method} {route}),
-// or just the method when no route matched, keeping span names low-cardinality.
+// or just the method when no route matched, keeping span names
+// low-cardinality: a method outside the standard ones is "HTTP", as in
+// otelhttp's own names.
 func spanName(_ string, r *http.Request) string {
-	if r.Pattern == "" {
-		return r.Method
+	method := r.Method
+	if normalizeMethod(method) == otherMethodLabelValue {
+		method = "HTTP"
 	}
-	return r.Method + " " + routePath(r.Pattern)
+	if r.Pattern == "" {
+		return method
+	}
+	key := spanNameKey{method, r.Pattern}
+	if name, ok := spanNames.Load(key); ok {
+		return name.(string)
+	}
+	name := method + " " + routePath(r.Pattern)
+	spanNames.Store(key, name) // bounded: standard methods × registered patterns
+	return name
 }
+
+// spanNames caches each route's span name: otelhttp asks for it on every request.
+var spanNames sync.Map // spanNameKey → string
+
+type spanNameKey struct{ method, pattern string }
 
 // routePath strips the method (and host) from a ServeMux pattern:
 // "POST /api/v1/workflows" → "/api/v1/workflows".
@@ -208,6 +302,11 @@ func routePath(pattern string) string {
 	return pattern
 }
 
+// canonicalTrackingHeader is HeaderTrackingID as http.Header keys it
+// ("X-Tracking-Id"): the middleware sets the map entry directly, with the
+// value slice in its request state, to save Header.Set's allocation.
+var canonicalTrackingHeader = http.CanonicalHeaderKey(HeaderTrackingID)
+
 // UnmatchedRoute is the route value of requests no pattern matched.
 const UnmatchedRoute = "unmatched"
 
@@ -218,12 +317,22 @@ func routeOrUnmatched(pattern string) string {
 	return routePath(pattern)
 }
 
+// statusCodes holds "100101102…999": statusText slices it, so a status
+// code's text costs no allocation.
+var statusCodes = func() string {
+	var b strings.Builder
+	for code := 100; code <= 999; code++ {
+		fmt.Fprintf(&b, "%03d", code)
+	}
+	return b.String()
+}()
+
 func statusText(code int) string {
-	const digits = "0123456789"
 	if code < 100 || code > 999 {
 		return "000"
 	}
-	return string([]byte{digits[code/100], digits[code/10%10], digits[code%10]})
+	i := (code - 100) * 3
+	return statusCodes[i : i+3]
 }
 
 func headerSize(r *http.Request) int {
@@ -236,42 +345,61 @@ func headerSize(r *http.Request) int {
 	return n
 }
 
-func clientIP(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i > 0 {
-		host = host[:i]
-	}
-	return strings.Trim(host, "[]")
-}
-
-// responseRecorder remembers the status and size written. Unwrap lets
-// http.ResponseController reach the underlying writer (Flush, deadlines).
+// responseRecorder remembers the status and size written. The handler gets
+// it through wrap, which keeps the writer's optional interfaces (Flusher,
+// Hijacker, io.ReaderFrom, ...), and http.ResponseController reaches the
+// writer underneath through Unwrap.
 //
 // It also turns ServeMux's plain-text "404 page not found" and "405 method
 // not allowed" (written when no route matched) into our JSON error body, so
 // every error a client sees has the same shape and its tracking id.
 type responseRecorder struct {
 	http.ResponseWriter
-	req         *http.Request // as passed to the mux, which sets its Pattern
+	req         *http.Request // as passed to the handler, with its Pattern
 	status      int
 	size        int64
 	wroteHeader bool
 	rewriting   bool // writing our JSON body in place of the mux's
 	swallow     bool // drop the mux's plain-text body after our JSON one
+
+	nextWriteHeader httpsnoop.WriteHeaderFunc
+	nextWrite       httpsnoop.WriteFunc
+	nextReadFrom    httpsnoop.ReadFromFunc
+}
+
+// wrap returns the writer the handler gets: ResponseWriter's methods and
+// ReadFrom go through w, every other method straight to the writer below.
+// Flush needs no hook: a flush before any write sends 200, which is what an
+// unwritten status reports.
+func (w *responseRecorder) wrap() http.ResponseWriter {
+	return httpsnoop.Wrap(w.ResponseWriter, httpsnoop.Hooks{
+		WriteHeader: func(next httpsnoop.WriteHeaderFunc) httpsnoop.WriteHeaderFunc {
+			w.nextWriteHeader = next
+			return w.WriteHeader
+		},
+		Write: func(next httpsnoop.WriteFunc) httpsnoop.WriteFunc {
+			w.nextWrite = next
+			return w.Write
+		},
+		ReadFrom: func(next httpsnoop.ReadFromFunc) httpsnoop.ReadFromFunc {
+			w.nextReadFrom = next
+			return w.ReadFrom
+		},
+	})
 }
 
 func (w *responseRecorder) WriteHeader(code int) {
 	if w.wroteHeader {
-		w.ResponseWriter.WriteHeader(code) // let net/http report the superfluous call
+		w.writeHeader(code) // let net/http report the superfluous call
 		return
 	}
 	if !w.rewriting && (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) &&
 		w.req.Pattern == "" && strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
 		w.rewriting = true
 		if code == http.StatusNotFound {
-			httpjson.WriteError(w, code, "not_found", "no route matches this path")
+			WriteError(w, code, "not_found", "no route matches this path")
 		} else {
-			httpjson.WriteError(w, code, "method_not_allowed", "this path does not accept that method; see the Allow header")
+			WriteError(w, code, "method_not_allowed", "this path does not accept that method; see the Allow header")
 		}
 		w.rewriting, w.swallow = false, true
 		return
@@ -279,7 +407,7 @@ func (w *responseRecorder) WriteHeader(code int) {
 	if code >= 200 {
 		w.status, w.wroteHeader = code, true
 	}
-	w.ResponseWriter.WriteHeader(code)
+	w.writeHeader(code)
 }
 
 func (w *responseRecorder) Write(p []byte) (int, error) {
@@ -289,9 +417,37 @@ func (w *responseRecorder) Write(p []byte) (int, error) {
 	if !w.wroteHeader {
 		w.status, w.wroteHeader = http.StatusOK, true
 	}
-	n, err := w.ResponseWriter.Write(p)
+	var n int
+	var err error
+	if w.nextWrite != nil {
+		n, err = w.nextWrite(p)
+	} else {
+		n, err = w.ResponseWriter.Write(p)
+	}
 	w.size += int64(n)
 	return n, err
+}
+
+// ReadFrom is reached only when the writer below has it (io.Copy to a
+// net/http response uses sendfile).
+func (w *responseRecorder) ReadFrom(src io.Reader) (int64, error) {
+	if w.swallow {
+		return io.Copy(io.Discard, src)
+	}
+	if !w.wroteHeader {
+		w.status, w.wroteHeader = http.StatusOK, true
+	}
+	n, err := w.nextReadFrom(src)
+	w.size += n
+	return n, err
+}
+
+func (w *responseRecorder) writeHeader(code int) {
+	if w.nextWriteHeader != nil {
+		w.nextWriteHeader(code)
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *responseRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
@@ -19,6 +20,7 @@ type config struct {
 	propagators    propagation.TextMapPropagator
 	logger         *slog.Logger
 	trusted        func(*http.Request) bool
+	trustedProxies []netip.Prefix
 	maxHeaderBytes int
 	serviceName    string
 	metrics        *Metrics
@@ -75,6 +77,21 @@ func WithLogger(l *slog.Logger) Option {
 // continued, which suits services reached only from inside.
 func WithTrustedCaller(fn func(*http.Request) bool) Option {
 	return func(c *config) { c.trusted = fn }
+}
+
+// WithTrustedProxies names the proxies (load balancers) whose
+// X-Forwarded-For the middleware believes. A request from one of them is
+// attributed to the right-most address in X-Forwarded-For that is not
+// itself a trusted proxy; a request from anywhere else to its peer address,
+// whatever X-Forwarded-For it claims. That address is the span's
+// client.address and the access line's request.ip.
+func WithTrustedProxies(cidrs ...netip.Prefix) Option {
+	return func(c *config) {
+		c.trustedProxies = make([]netip.Prefix, len(cidrs))
+		for i, p := range cidrs {
+			c.trustedProxies[i] = p.Masked()
+		}
+	}
 }
 
 // WithServiceName names the service in the service_name label.

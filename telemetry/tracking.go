@@ -26,7 +26,7 @@ func TrackingID(ctx context.Context) string {
 	return sc.TraceID().String()
 }
 
-// appendHexID appends the 32/16 hex digits of an id without allocating.
+// appendHex appends the 32/16 hex digits of an id without allocating.
 func appendHex(dst []byte, id []byte) []byte {
 	const digits = "0123456789abcdef"
 	for _, b := range id {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+
+	"github.com/starmates-ai/ai-teams/telemetry"
 )
 
 // RemoteError is a non-2xx answer from another service, decoded from its
@@ -37,28 +39,37 @@ func Post(ctx context.Context, hc *http.Client, url string, in, out any) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	_, err = Do(hc, req, out)
+	return err
+}
+
+// Do sends req and decodes a 2xx JSON answer into out. It returns the
+// answer's headers whenever the service answered, also with the error of a
+// non-2xx answer, which is a *RemoteError.
+func Do(hc *http.Client, req *http.Request, out any) (http.Header, error) {
+	url := req.URL.String()
 	req.Header.Set("Accept", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", url, err)
+		return resp.Header, fmt.Errorf("reading %s: %w", url, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		re := &RemoteError{URL: url, Status: resp.StatusCode, TrackingID: resp.Header.Get("X-Tracking-ID")}
-		var eb ErrorBody
+		re := &RemoteError{URL: url, Status: resp.StatusCode, TrackingID: resp.Header.Get(telemetry.HeaderTrackingID)}
+		var eb telemetry.ErrorBody
 		if json.Unmarshal(raw, &eb) == nil && eb.Error.Code != "" {
 			re.Code, re.Message = eb.Error.Code, eb.Error.Message
 		} else {
 			re.Code, re.Message = "http_error", http.StatusText(resp.StatusCode)
 		}
-		return re
+		return resp.Header, re
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("decoding answer from %s: %w", url, err)
+		return resp.Header, fmt.Errorf("decoding answer from %s: %w", url, err)
 	}
-	return nil
+	return resp.Header, nil
 }

@@ -1,7 +1,6 @@
-// Package httpjson writes JSON responses and error bodies and decodes JSON
-// request bodies strictly. Every error body carries the request's tracking
-// id, read from the X-Tracking-ID response header that the telemetry
-// middleware sets before any handler runs.
+// Package httpjson writes JSON responses and decodes JSON request bodies
+// strictly. Error bodies are telemetry's (telemetry.ErrorBody): the
+// middleware writes the same shape for the errors it answers itself.
 package httpjson
 
 import (
@@ -11,22 +10,12 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/starmates-ai/ai-teams/telemetry"
 )
 
 // DefaultMaxBody is the request body limit used when a handler names none.
 const DefaultMaxBody = 1 << 20
-
-// ErrorBody is the JSON shape of every error response.
-type ErrorBody struct {
-	Error      ErrorDetail `json:"error"`
-	TrackingID string      `json:"tracking_id"`
-}
-
-// ErrorDetail says what went wrong in words a client can act on.
-type ErrorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
 
 // Error is a client-facing failure with its HTTP status.
 type Error struct {
@@ -54,16 +43,9 @@ func Write(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(append(body, '\n'))
 }
 
-// WriteError sends the standard error body.
+// WriteError sends the standard error body (telemetry.WriteError).
 func WriteError(w http.ResponseWriter, status int, code, message string) {
-	body, _ := json.Marshal(ErrorBody{
-		Error:      ErrorDetail{Code: code, Message: message},
-		TrackingID: w.Header().Get("X-Tracking-ID"),
-	})
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	telemetry.WriteError(w, status, code, message)
 }
 
 // WriteErr sends err: an *Error keeps its status and code, anything else is

@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/starmates-ai/ai-teams/telemetry"
 )
 
 func TestDecode(t *testing.T) {
@@ -46,7 +48,7 @@ func TestDecode(t *testing.T) {
 
 func TestWriteErrorCarriesTrackingID(t *testing.T) {
 	w := httptest.NewRecorder()
-	w.Header().Set("X-Tracking-ID", "4bf92f3577b34da6a3ce929d0e0e4736")
+	w.Header().Set(telemetry.HeaderTrackingID, "4bf92f3577b34da6a3ce929d0e0e4736")
 	WriteErr(w, errors.New("db password=hunter2 leaked?"))
 	if w.Code != 500 || strings.Contains(w.Body.String(), "hunter2") || !strings.Contains(w.Body.String(), `"tracking_id":"4bf92f3577b34da6a3ce929d0e0e4736"`) {
 		t.Errorf("%d %s", w.Code, w.Body)

@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/starmates-ai/ai-teams/catalog"
 	"github.com/starmates-ai/ai-teams/internal/httpjson"
 	"github.com/starmates-ai/ai-teams/internal/ids"
 	"github.com/starmates-ai/ai-teams/services/apigateway"
@@ -35,12 +36,16 @@ type Server struct {
 	agent   *workflowagent.Client
 	engine  *workflowengine.Client
 	log     *slog.Logger
-	metrics *telemetry.Metrics
+	metrics *catalog.Metrics
 }
 
 // New returns a gateway server.
 func New(store *Store, keys *Keys, agent *workflowagent.Client, engine *workflowengine.Client, logger *slog.Logger, metrics *telemetry.Metrics) *Server {
-	return &Server{store: store, keys: keys, agent: agent, engine: engine, log: logger, metrics: metrics}
+	domain, err := catalog.New(metrics.MeterProvider(), metrics.ServiceName())
+	if err != nil {
+		logger.Warn("domain metric instruments unavailable", "otel_error", err.Error())
+	}
+	return &Server{store: store, keys: keys, agent: agent, engine: engine, log: logger, metrics: domain}
 }
 
 // setUser puts the request's user on its span, log line and endpoint
@@ -55,11 +60,11 @@ func setUser(ctx context.Context, userID string) {
 func (s *Server) Routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	api := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.keys.Require(h)) }
-	api("POST /api/v1/sessions", s.createSession)
-	api("GET /api/v1/sessions/{id}", s.getSession)
-	api("POST /api/v1/workflows", s.createWorkflow)
-	api("GET /api/v1/workflows/{id}", s.getWorkflow)
-	mux.HandleFunc("GET /healthz", s.healthz)
+	api("POST "+apigateway.SessionsPath, s.createSession)
+	api("GET "+apigateway.SessionsPath+"/{id}", s.getSession)
+	api("POST "+apigateway.WorkflowsPath, s.createWorkflow)
+	api("GET "+apigateway.WorkflowsPath+"/{id}", s.getWorkflow)
+	mux.HandleFunc("GET "+apigateway.HealthPath, s.healthz)
 	return mux
 }
 
@@ -70,7 +75,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		httpjson.WriteError(w, http.StatusServiceUnavailable, "database_unavailable", "the database does not answer")
 		return
 	}
-	httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok", "database": s.store.System()})
+	httpjson.Write(w, http.StatusOK, apigateway.Health{Status: "ok", Database: s.store.System()})
 }
 
 // validID accepts ids of printable, non-space characters within MaxIDLen.
@@ -98,7 +103,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setUser(ctx, req.UserID)
-	s.metrics.UserActivity(ctx, telemetry.ActivityCreateSession)
+	s.metrics.UserActivity(ctx, catalog.ActivityCreateSession)
 	sess := apigateway.Session{
 		ID:         ids.New("sess"),
 		UserID:     req.UserID,
@@ -134,7 +139,7 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
 	}
 	telemetry.SetSession(ctx, sess.ID)
 	setUser(ctx, sess.UserID)
-	s.metrics.UserActivity(ctx, telemetry.ActivityGetSession)
+	s.metrics.UserActivity(ctx, catalog.ActivityGetSession)
 	httpjson.Write(w, http.StatusOK, sess)
 }
 
@@ -155,7 +160,7 @@ func (s *Server) getWorkflow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setUser(ctx, run.UserID)
-	s.metrics.UserActivity(ctx, telemetry.ActivityGetWorkflow)
+	s.metrics.UserActivity(ctx, catalog.ActivityGetWorkflow)
 	httpjson.Write(w, http.StatusOK, run)
 }
 
@@ -181,7 +186,7 @@ func (s *Server) createWorkflow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setUser(ctx, req.UserID)
-	s.metrics.UserActivity(ctx, telemetry.ActivityRunWorkflow)
+	s.metrics.UserActivity(ctx, catalog.ActivityRunWorkflow)
 	if req.SessionID != "" {
 		telemetry.SetSession(ctx, req.SessionID)
 		sess, err := s.store.GetSession(ctx, req.SessionID)

@@ -30,9 +30,21 @@ type Server struct {
 	StepWork time.Duration
 }
 
+// DefaultStepWork is how long a step's simulated work takes in the service.
+const DefaultStepWork = 2 * time.Millisecond
+
 // New returns an engine server.
 func New(logger *slog.Logger, tp trace.TracerProvider) *Server {
-	return &Server{log: logger, tracer: tp.Tracer("github.com/starmates-ai/ai-teams/services/workflowengine"), StepWork: 2 * time.Millisecond}
+	return &Server{log: logger, tracer: tp.Tracer("github.com/starmates-ai/ai-teams/services/workflowengine"), StepWork: DefaultStepWork}
+}
+
+// NewHandler builds the engine the way cmd/workflow-engine serves it, and
+// the e2e slice tests it: its routes behind the telemetry middleware, each
+// step working for stepWork.
+func NewHandler(tel *telemetry.Telemetry, stepWork time.Duration) http.Handler {
+	s := New(tel.Logger, tel.TracerProvider)
+	s.StepWork = stepWork
+	return tel.Middleware()(s.Routes())
 }
 
 // Routes returns the service's routes, without middleware.
