@@ -120,7 +120,7 @@ func TestStackAiteamsUsage(t *testing.T) {
 		if err := json.Unmarshal(out, &rep); err != nil {
 			t.Fatalf("--json: %v\n%s", err, out)
 		}
-		own = scalar(promQuery(t, `max(prometheus_tsdb_head_series)`))
+		own = promScalar(t, prometheusURL, `max(prometheus_tsdb_head_series)`)
 		diff := float64(rep.Series.Active) - own
 		// A rate needs two scrapes of Prometheus itself: a stack seconds old has none yet.
 		return diff <= own/100 && -diff <= own/100 && rep.Samples > 0,

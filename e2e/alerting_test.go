@@ -2,13 +2,16 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/starmates-ai/ai-teams/internal/httpjson"
+	"github.com/starmates-ai/ai-teams/services/apigateway"
 )
 
 // TestStackAlertReachesOnCall injects errors and follows one alert the
@@ -33,7 +36,7 @@ func TestStackAlertReachesOnCall(t *testing.T) {
 		"WORKFLOW_AGENT_URL=http://" + deadAgent, "OTEL_EXPORTER_OTLP_ENDPOINT=127.0.0.1:4317",
 		"OTEL_METRIC_EXPORT_INTERVAL=2000",
 	}, filepath.Join(root, ".bin", "api-gateway"))
-	addr := serviceAddr(t, "gateway-staging", out, exited)
+	gw := apigateway.NewClient("http://"+serviceAddr(t, "gateway-staging", out, exited), "alert-key-1", nil)
 
 	var mu sync.Mutex
 	ctx, stop := context.WithCancel(context.Background())
@@ -51,15 +54,12 @@ func TestStackAlertReachesOnCall(t *testing.T) {
 				return
 			case <-tick.C:
 			}
-			req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+addr+"/api/v1/workflows", strings.NewReader(`{"user_id":"u_alert","goal":"anything"}`))
-			req.Header.Set("X-API-Key", "alert-key-1")
-			if resp, err := http.DefaultClient.Do(req); err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusBadGateway {
-					mu.Lock()
-					errorsSent++
-					mu.Unlock()
-				}
+			_, _, err := gw.CreateWorkflow(ctx, apigateway.CreateWorkflowRequest{UserID: "u_alert", Goal: "anything"})
+			var answered *httpjson.RemoteError
+			if errors.As(err, &answered) && answered.Status == http.StatusBadGateway {
+				mu.Lock()
+				errorsSent++
+				mu.Unlock()
 			}
 		}
 	}()
@@ -70,10 +70,10 @@ func TestStackAlertReachesOnCall(t *testing.T) {
 	const alert = "SLOErrorBudgetBurnFast"
 	firingQ := fmt.Sprintf(`ALERTS{alertname=%q,alertstate="firing",environment="staging",service=%q}`, alert, service)
 	poll(t, 4*time.Minute, alert+" firing in Prometheus", func() (bool, string) {
-		r := promQuery(t, firingQ)
+		firingSeries := promQuery(t, prometheusURL, firingQ)
 		mu.Lock()
 		defer mu.Unlock()
-		return len(r.Data.Result) > 0, fmt.Sprintf("%d errors sent", errorsSent)
+		return len(firingSeries) > 0, fmt.Sprintf("%d errors sent", errorsSent)
 	})
 	firing := time.Since(start)
 

@@ -4,15 +4,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/starmates-ai/ai-teams/services/apigateway"
+	"github.com/starmates-ai/ai-teams/services/workflowengine"
 )
 
 // TestBinariesStartWithoutCollector builds the three commands, starts them
@@ -44,22 +45,18 @@ func TestBinariesStartWithoutCollector(t *testing.T) {
 	for _, addr := range []string{en, ag, gw} {
 		waitHealthy(t, "http://"+addr+"/healthz")
 	}
-	req, _ := http.NewRequest("POST", "http://"+gw+"/api/v1/workflows", strings.NewReader(`{"user_id":"u_bin","goal":"check the binaries"}`))
-	req.Header.Set("X-API-Key", "bin-key-123")
 	start := time.Now()
-	resp, err := http.DefaultClient.Do(req)
+	run, tid, err := apigateway.NewClient("http://"+gw, "bin-key-123", nil).CreateWorkflow(context.Background(),
+		apigateway.CreateWorkflowRequest{UserID: "u_bin", Goal: "check the binaries"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 201 {
-		t.Fatalf("%d %s", resp.StatusCode, body)
+	if run.Status != workflowengine.StatusCompleted {
+		t.Fatalf("run %+v", run)
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Logf("note: request took %v with no collector", d)
 	}
-	tid := resp.Header.Get("X-Tracking-ID")
 	for name, out := range map[string]*lineSink{"api-gateway": gwOut, "workflow-agent": agentOut, "workflow-engine": engineOut} {
 		// A process's stdout reaches the sink through a pipe copier, which
 		// may lag behind the HTTP response: wait for the line.

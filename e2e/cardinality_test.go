@@ -1,13 +1,17 @@
 package e2e
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/starmates-ai/ai-teams/internal/httpjson"
+	"github.com/starmates-ai/ai-teams/services/apigateway"
 )
 
 // Cardinality bounds of the load check: 10 000 requests with 10 000
@@ -30,32 +34,31 @@ func TestStackCardinality(t *testing.T) {
 
 	// A first pass of every request shape, so the series they legitimately
 	// create exist before "before" is read.
-	warm := scalar(promQuery(t, countQ))
+	warm := promScalar(t, prometheusURL, countQ)
 	sendLoad(t, key, 0, 8)
 	waitCounted(t, countQ, warm+8)
-	before := scalar(promQuery(t, appSeriesQ))
-	counted := scalar(promQuery(t, countQ))
+	before := promScalar(t, prometheusURL, appSeriesQ)
+	counted := promScalar(t, prometheusURL, countQ)
 
 	start := time.Now()
 	sendLoad(t, key, 8, 8+loadRequests)
 	took := time.Since(start)
 	waitCounted(t, countQ, counted+loadRequests)
-	after := scalar(promQuery(t, appSeriesQ))
+	after := promScalar(t, prometheusURL, appSeriesQ)
 
 	measure(t, "cardinality: %d requests (distinct users, sessions, unknown paths) in %v; service series before %v, after %v (bound: +%d, < %d)",
 		loadRequests, took.Round(time.Millisecond), before, after, maxNewSeries, maxAppSeries)
 	if after-before > maxNewSeries {
 		t.Errorf("series grew by %v (> %d): some label is unbounded", after-before, maxNewSeries)
-		r := promQuery(t, `topk(10, count by (__name__) ({job=~"api-gateway|workflow-agent|workflow-engine"}))`)
-		t.Logf("largest metrics: %v", r.Data.Result)
+		t.Logf("largest metrics: %v", promQuery(t, prometheusURL, `topk(10, count by (__name__) ({job=~"api-gateway|workflow-agent|workflow-engine"}))`))
 	}
 	if after >= maxAppSeries {
 		t.Errorf("%v series, bound %d", after, maxAppSeries)
 	}
 	// The ids themselves are nowhere in a label.
 	for _, label := range []string{"user_id", "session_id", "tracking_id", "trace_id", "path"} {
-		if r := promQuery(t, fmt.Sprintf(`count({job=~"api-gateway|workflow-agent|workflow-engine",%s!=""})`, label)); len(r.Data.Result) > 0 {
-			t.Errorf("label %s exists on %v series", label, scalar(r))
+		if withLabel := promQuery(t, prometheusURL, fmt.Sprintf(`count({job=~"api-gateway|workflow-agent|workflow-engine",%s!=""})`, label)); len(withLabel) > 0 {
+			t.Errorf("label %s exists on %v series", label, withLabel[0].Value)
 		}
 	}
 }
@@ -63,7 +66,7 @@ func TestStackCardinality(t *testing.T) {
 func waitCounted(t *testing.T, q string, want float64) {
 	t.Helper()
 	poll(t, 3*time.Minute, "load counted in Prometheus", func() (bool, string) {
-		got := scalar(promQuery(t, q))
+		got := promScalar(t, prometheusURL, q)
 		return got >= want, fmt.Sprintf("%v of %v", got, want)
 	})
 }
@@ -78,7 +81,9 @@ func sendLoad(t *testing.T, key string, from, to int) {
 	next.Store(int64(from))
 	var failed atomic.Int64
 	var wg sync.WaitGroup
-	client := &http.Client{Timeout: 10 * time.Second}
+	hc := &http.Client{Timeout: 10 * time.Second}
+	gw := apigateway.NewClient(gatewayURL, key, hc)
+	ctx := context.Background()
 	for range 8 {
 		wg.Add(1)
 		go func() {
@@ -88,26 +93,22 @@ func sendLoad(t *testing.T, key string, from, to int) {
 				if i >= to {
 					return
 				}
-				var req *http.Request
+				var err error
 				switch i % 4 {
 				case 0:
-					req, _ = http.NewRequest("POST", gatewayURL+"/api/v1/sessions", strings.NewReader(fmt.Sprintf(`{"user_id":"load_user_%d"}`, i)))
+					_, _, err = gw.CreateSession(ctx, apigateway.CreateSessionRequest{UserID: fmt.Sprintf("load_user_%d", i)})
 				case 1:
-					req, _ = http.NewRequest("GET", fmt.Sprintf("%s/unknown/%d/path-%x", gatewayURL, i, i*7919), nil)
+					err = getUnrouted(hc, key, fmt.Sprintf("%s/unknown/%d/path-%x", gatewayURL, i, i*7919))
 				case 2:
-					req, _ = http.NewRequest("GET", fmt.Sprintf("%s/api/v1/sessions/sess_load_%d", gatewayURL, i), nil)
+					_, _, err = gw.GetSession(ctx, fmt.Sprintf("sess_load_%d", i))
 				default:
-					req, _ = http.NewRequest("POST", gatewayURL+"/api/v1/workflows",
-						strings.NewReader(fmt.Sprintf(`{"user_id":"load_user_%d","session_id":"sess_load_%d","goal":"g"}`, i, i)))
+					_, _, err = gw.CreateWorkflow(ctx, apigateway.CreateWorkflowRequest{
+						UserID: fmt.Sprintf("load_user_%d", i), SessionID: fmt.Sprintf("sess_load_%d", i), Goal: "g"})
 				}
-				req.Header.Set("Authorization", "Bearer "+key)
-				resp, err := client.Do(req)
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				resp.Body.Close()
-				if resp.StatusCode >= 500 {
+				// A 4xx is the answer these shapes expect; only a transport
+				// error or a 5xx is a failure.
+				var answered *httpjson.RemoteError
+				if err != nil && (!errors.As(err, &answered) || answered.Status >= 500) {
 					failed.Add(1)
 				}
 			}
@@ -117,4 +118,23 @@ func sendLoad(t *testing.T, key string, from, to int) {
 	if n := failed.Load(); n > 0 {
 		t.Fatalf("%d requests failed (transport error or 5xx)", n)
 	}
+}
+
+// getUnrouted asks for a path outside the API, which the typed client has
+// no method for; only a transport error or a 5xx is an error.
+func getUnrouted(hc *http.Client, key, url string) error {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 500 {
+		return &httpjson.RemoteError{URL: url, Status: resp.StatusCode}
+	}
+	return nil
 }

@@ -1,10 +1,11 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/starmates-ai/ai-teams/internal/lookup"
+	"github.com/starmates-ai/ai-teams/services/apigateway"
 )
 
 // TestStackDashboards drives traffic through a gateway, agent and engine of
@@ -35,9 +39,9 @@ func TestStackDashboards(t *testing.T) {
 	// fail and fail (#partial, #fail), a workflow read, a validation error, an
 	// authentication error and an unmatched route.
 	countQ := fmt.Sprintf(`sum(request_count{service=%q,endpoint=~"/api/v1/.*"})`, tr.services[0])
-	sent := dashboardTraffic(t, tr.gateway, tr.key)
+	sent := dashboardTraffic(t, tr)
 	poll(t, 60*time.Second, "dashboard traffic counted in Prometheus", func() (bool, string) {
-		now := scalar(promQuery(t, countQ))
+		now := promScalar(t, prometheusURL, countQ)
 		return now >= float64(sent), fmt.Sprintf("count %v, want %v", now, sent)
 	})
 	vars := map[string]string{
@@ -232,84 +236,59 @@ func dashboardQueries(t *testing.T) []*dashQuery {
 	return out
 }
 
-// instantQuery runs an instant query and counts the series (a scalar or
-// string result counts as one). perr is Prometheus' error for an invalid
-// query; err is a transport problem worth retrying.
+// instantQuery runs an instant query and counts the series (a scalar
+// counts as one). perr is Prometheus' error for an invalid query; err is a
+// problem worth retrying.
 func instantQuery(q string) (n int, perr string, err error) {
-	var r struct {
-		Status    string `json:"status"`
-		ErrorType string `json:"errorType"`
-		Error     string `json:"error"`
-		Data      struct {
-			ResultType string          `json:"resultType"`
-			Result     json.RawMessage `json:"result"`
-		} `json:"data"`
-	}
-	code, err := getJSON(prometheusURL+"/api/v1/query?query="+url.QueryEscape(q), &r)
-	if err != nil {
-		return 0, "", fmt.Errorf("HTTP %d: %v", code, err)
-	}
-	if r.Status != "success" {
-		if r.ErrorType == "bad_data" || code == http.StatusBadRequest || code == http.StatusUnprocessableEntity {
-			return 0, r.ErrorType + ": " + r.Error, nil
-		}
-		return 0, "", fmt.Errorf("HTTP %d %s: %s", code, r.ErrorType, r.Error)
-	}
-	switch r.Data.ResultType {
-	case "scalar", "string":
-		return 1, "", nil
-	}
-	var series []json.RawMessage
-	if err := json.Unmarshal(r.Data.Result, &series); err != nil {
+	samples, err := lookup.Prometheus{BaseURL: prometheusURL}.Query(context.Background(), q)
+	var refused *lookup.RefusedError
+	switch {
+	case errors.As(err, &refused) && (refused.Type == "bad_data" || refused.HTTPStatus == http.StatusBadRequest || refused.HTTPStatus == http.StatusUnprocessableEntity):
+		return 0, refused.Type + ": " + refused.Message, nil
+	case err != nil:
 		return 0, "", err
 	}
-	return len(series), "", nil
+	return len(samples), "", nil
 }
 
 // dashboardTraffic sends the requests and returns how many went to /api/v1
-// routes the gateway matched (for the wait on Prometheus).
-func dashboardTraffic(t *testing.T, base, key string) int {
+// routes the gateway matched (for the wait on Prometheus). Requests that
+// break the contract go raw; the rest through the typed client.
+func dashboardTraffic(t *testing.T, tr trio) int {
 	t.Helper()
 	const user = "user_dashboards"
+	ctx := context.Background()
+	gw := tr.client
 	sent := 0
-	do := func(method, path, body string, auth bool, want int) []byte {
-		t.Helper()
-		k := ""
-		if auth {
-			k = key
-		}
-		b, _ := callGateway(t, base, k, method, path, body, want)
-		return b
+	sess, _, err := gw.CreateSession(ctx, apigateway.CreateSessionRequest{UserID: user})
+	if err != nil {
+		t.Fatalf("session: %v", err)
 	}
-	var sess struct {
-		ID string `json:"id"`
+	if _, _, err := gw.GetSession(ctx, sess.ID); err != nil {
+		t.Fatalf("read session: %v", err)
 	}
-	if err := json.Unmarshal(do("POST", "/api/v1/sessions", fmt.Sprintf(`{"user_id":%q}`, user), true, http.StatusCreated), &sess); err != nil || sess.ID == "" {
-		t.Fatalf("session: %v %q", err, sess.ID)
-	}
-	do("GET", "/api/v1/sessions/"+url.PathEscape(sess.ID), "", true, http.StatusOK)
 	sent += 2
-	var run struct {
-		ID string `json:"id"`
-	}
+	var run *apigateway.WorkflowRun
 	for _, goal := range []string{
 		"dashboards: plan the launch",
 		"dashboards: prepare the release notes #partial",
 		"dashboards: migrate the database #fail",
 	} {
-		b := do("POST", "/api/v1/workflows", fmt.Sprintf(`{"user_id":%q,"session_id":%q,"goal":%q}`, user, sess.ID, goal), true, http.StatusCreated)
-		if err := json.Unmarshal(b, &run); err != nil || run.ID == "" {
-			t.Fatalf("workflow run: %v %s", err, b)
+		if run, _, err = gw.CreateWorkflow(ctx, apigateway.CreateWorkflowRequest{UserID: user, SessionID: sess.ID, Goal: goal}); err != nil {
+			t.Fatalf("workflow run: %v", err)
 		}
 		sent++
 	}
-	do("GET", "/api/v1/workflows/"+url.PathEscape(run.ID), "", true, http.StatusOK)
+	if _, _, err := gw.GetWorkflow(ctx, run.ID); err != nil {
+		t.Fatalf("read workflow run: %v", err)
+	}
 	sent++
 	// A validation error (unknown field) and an authentication error.
-	do("POST", "/api/v1/workflows", fmt.Sprintf(`{"user_id":%q,"goal":"x","unknown":1}`, user), true, http.StatusBadRequest)
-	do("GET", "/api/v1/sessions/"+url.PathEscape(sess.ID), "", false, http.StatusUnauthorized)
+	callGateway(t, tr.gateway, tr.key, "POST", apigateway.WorkflowsPath, fmt.Sprintf(`{"user_id":%q,"goal":"x","unknown":1}`, user), http.StatusBadRequest)
+	_, _, err = apigateway.NewClient(tr.gateway, "", nil).GetSession(ctx, sess.ID)
+	wantRemoteError(t, err, http.StatusUnauthorized, "unauthorized")
 	sent += 2
 	// No route: endpoint "unmatched".
-	do("GET", "/api/v1/no-such-route", "", true, http.StatusNotFound)
+	callGateway(t, tr.gateway, tr.key, "GET", "/api/v1/no-such-route", "", http.StatusNotFound)
 	return sent
 }

@@ -1,18 +1,21 @@
 package e2e
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/starmates-ai/ai-teams/internal/lookup"
+	"github.com/starmates-ai/ai-teams/services/apigateway"
 )
 
 // TestStackDevProdRemoteWrite is the cloud path without the cloud: two
@@ -69,36 +72,37 @@ func TestStackDevProdRemoteWrite(t *testing.T) {
 			"DATA_DIR=" + filepath.Join(dir, env), "API_KEYS=devprod:devprod-key-1", "OTEL_EXPORTER_OTLP_ENDPOINT=" + grpc,
 			"OTEL_METRIC_EXPORT_INTERVAL=2000", "OTEL_BSP_SCHEDULE_DELAY=500",
 		}, filepath.Join(root, ".bin", "api-gateway"))
-		addr := serviceAddr(t, name, out, exited)
+		gw := apigateway.NewClient("http://"+serviceAddr(t, name, out, exited), "devprod-key-1", nil)
 		for i := range 3 {
-			callGateway(t, "http://"+addr, "devprod-key-1", "POST", "/api/v1/sessions", fmt.Sprintf(`{"user_id":"u_%s_%d"}`, env, i), http.StatusCreated)
+			if _, _, err := gw.CreateSession(context.Background(), apigateway.CreateSessionRequest{UserID: fmt.Sprintf("u_%s_%d", env, i)}); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
 		}
 	}
 
 	q := `count by (service, environment, project) (request_count{endpoint="/api/v1/sessions"})`
-	var last promResult
+	var last []lookup.Sample
 	poll(t, 90*time.Second, "dev and prod series in the remote-write Prometheus", func() (bool, string) {
-		last = promQueryAt(t, mimir, q)
+		last = promQuery(t, mimir, q)
 		seen := map[string]bool{}
-		for _, r := range last.Data.Result {
-			if r.Metric["project"] == "starmates-ai-team" {
-				seen[r.Metric["environment"]+" "+r.Metric["service"]] = true
+		for _, r := range last {
+			if r.Labels["project"] == "starmates-ai-team" {
+				seen[r.Labels["environment"]+" "+r.Labels["service"]] = true
 			}
 		}
-		return seen["dev "+gateways["dev"]] && seen["prod "+gateways["prod"]], fmt.Sprintf("%v", last.Data.Result)
+		return seen["dev "+gateways["dev"]] && seen["prod "+gateways["prod"]], fmt.Sprintf("%v", last)
 	})
-	if len(last.Data.Result) != 2 {
-		t.Errorf("want exactly the two environments apart, got %v", last.Data.Result)
+	if len(last) != 2 {
+		t.Errorf("want exactly the two environments apart, got %v", last)
 	}
 	// Nothing mixed: no series of the prod gateway outside prod, none of the
 	// dev gateway outside dev, on any metric.
 	for env, name := range gateways {
-		mixed := promQueryAt(t, mimir, fmt.Sprintf(`count by (__name__, environment) ({service=%q, environment!=%q})`, name, env))
-		if len(mixed.Data.Result) != 0 {
-			t.Errorf("%s's series outside %s: %v", name, env, mixed.Data.Result)
+		mixed := promQuery(t, mimir, fmt.Sprintf(`count by (__name__, environment) ({service=%q, environment!=%q})`, name, env))
+		if len(mixed) != 0 {
+			t.Errorf("%s's series outside %s: %v", name, env, mixed)
 		}
-		own := promQueryAt(t, mimir, fmt.Sprintf(`count({service=%q, environment=%q})`, name, env))
-		if scalar(own) == 0 {
+		if promScalar(t, mimir, fmt.Sprintf(`count({service=%q, environment=%q})`, name, env)) == 0 {
 			t.Errorf("no series of %s in %s", name, env)
 		}
 	}
@@ -115,15 +119,6 @@ func TestStackDevProdRemoteWrite(t *testing.T) {
 		t.Errorf("OTLP requests with other auth headers: %d kinds", len(auths))
 	}
 	mu.Unlock()
-}
-
-func promQueryAt(t *testing.T, base, q string) promResult {
-	t.Helper()
-	var r promResult
-	if _, err := getJSON(base+"/api/v1/query?query="+url.QueryEscape(q), &r); err != nil {
-		t.Fatalf("query %s: %v", q, err)
-	}
-	return r
 }
 
 func writeFile(t *testing.T, path, content string) {

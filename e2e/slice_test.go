@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,8 +11,8 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
+	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -19,10 +20,9 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/starmates-ai/ai-teams/config"
+	"github.com/starmates-ai/ai-teams/internal/httpjson"
 	"github.com/starmates-ai/ai-teams/services/apigateway"
 	gateway "github.com/starmates-ai/ai-teams/services/apigateway/server"
-	"github.com/starmates-ai/ai-teams/services/workflowagent"
 	agent "github.com/starmates-ai/ai-teams/services/workflowagent/server"
 	"github.com/starmates-ai/ai-teams/services/workflowengine"
 	engine "github.com/starmates-ai/ai-teams/services/workflowengine/server"
@@ -35,66 +35,76 @@ const testKey = "test-key-0123456789"
 // runs against; make test starts a server and sets it.
 const PostgresURLEnv = "AI_TEAMS_TEST_POSTGRES_URL"
 
-// slice is the three services on loopback ports, sharing one span recorder.
+// slice is the three services on loopback ports, sharing one span recorder,
+// each built by the function its command serves it with.
 type slice struct {
 	metrics map[string]*sdkmetric.ManualReader
 	spans   *tracetest.SpanRecorder
 	logs    map[string]*lineSink
 	store   *gateway.Store
 	gateway *httptest.Server
+	client  *apigateway.Client // the gateway's, with testKey
 	agent   *httptest.Server
 	engine  *httptest.Server
 }
 
 func startSlice(t *testing.T, databaseURL, dataDir string) *slice {
 	t.Helper()
-	s := &slice{spans: tracetest.NewSpanRecorder(), logs: map[string]*lineSink{}}
-	s.metrics = map[string]*sdkmetric.ManualReader{}
-	provider := func(name string) (*sdktrace.TracerProvider, *slog.Logger, *telemetry.Metrics) {
-		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(s.spans),
-			sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName(name))))
-		t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-		sink := &lineSink{}
-		s.logs[name] = sink
-		reader := sdkmetric.NewManualReader()
-		s.metrics[name] = reader
-		m, err := telemetry.NewMetrics(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader), sdkmetric.WithView(telemetry.MetricViews()...)), name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.SetPrices(config.DefaultAIPrices())
-		return tp, slog.New(telemetry.NewHandler(sink, telemetry.HandlerOptions{Service: name, Level: slog.LevelDebug})), m
-	}
-	mw := func(tp trace.TracerProvider, l *slog.Logger, m *telemetry.Metrics, extra ...telemetry.Option) func(http.Handler) http.Handler {
-		return telemetry.NewMiddleware(append([]telemetry.Option{telemetry.WithTracerProvider(tp), telemetry.WithLogger(l), telemetry.WithMetrics(m)}, extra...)...)
-	}
+	s := &slice{spans: tracetest.NewSpanRecorder(), logs: map[string]*lineSink{}, metrics: map[string]*sdkmetric.ManualReader{}}
 
-	etp, elog, em := provider("workflow-engine")
-	eng := engine.New(elog, etp)
-	eng.StepWork = 0
-	s.engine = httptest.NewServer(mw(etp, elog, em)(eng.Routes()))
+	// Instant steps: the slice's runs need not take time.
+	s.engine = httptest.NewServer(engine.NewHandler(s.telemetry(t, "workflow-engine"), 0))
 	t.Cleanup(s.engine.Close)
 
-	atp, alog, am := provider("workflow-agent")
-	s.agent = httptest.NewServer(mw(atp, alog, am)(agent.New(agent.BuiltinPlanner{}, alog, atp, am).Routes()))
+	agentHandler, err := agent.NewHandler(agent.Config{}, s.telemetry(t, "workflow-agent"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.agent = httptest.NewServer(agentHandler)
 	t.Cleanup(s.agent.Close)
 
-	gtp, glog, gm := provider("api-gateway")
-	store, err := gateway.OpenStore(context.Background(), dataDir, databaseURL)
+	gw, err := gateway.Open(context.Background(), gateway.Config{
+		APIKeys:     "e2e:" + testKey + ":premium",
+		DatabaseURL: databaseURL,
+		DataDir:     dataDir,
+		AgentURL:    s.agent.URL,
+		EngineURL:   s.engine.URL,
+	}, s.telemetry(t, "api-gateway"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { store.Close() })
-	s.store = store
-	keys, err := gateway.ParseAPIKeys("e2e:" + testKey + ":premium")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc := telemetry.HTTPClient(10*time.Second, telemetry.WithTracerProvider(gtp))
-	gw := gateway.New(store, keys, workflowagent.NewClient(s.agent.URL, hc), workflowengine.NewClient(s.engine.URL, hc), glog, gm)
-	s.gateway = httptest.NewServer(mw(gtp, glog, gm, telemetry.WithTrustedCaller(keys.Trusted))(gw.Routes()))
+	t.Cleanup(func() { gw.Close() })
+	s.store = gw.Store
+	s.gateway = httptest.NewServer(gw.Handler)
 	t.Cleanup(s.gateway.Close)
+	s.client = apigateway.NewClient(s.gateway.URL, testKey, nil)
 	return s
+}
+
+// telemetry is a service's telemetry recorded in memory: its spans in the
+// shared recorder, its metrics in a manual reader, its log lines in a sink.
+func (s *slice) telemetry(t *testing.T, name string) *telemetry.Telemetry {
+	t.Helper()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(s.spans),
+		sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName(name))))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	sink := &lineSink{}
+	s.logs[name] = sink
+	reader := sdkmetric.NewManualReader()
+	s.metrics[name] = reader
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader), sdkmetric.WithView(telemetry.MetricViews()...))
+	m, err := telemetry.NewMetrics(mp, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &telemetry.Telemetry{
+		Config:         telemetry.Config{ServiceName: name},
+		Logger:         slog.New(telemetry.NewHandler(sink, telemetry.HandlerOptions{Service: name, Level: slog.LevelDebug})),
+		TracerProvider: tp,
+		MeterProvider:  mp,
+		Propagator:     propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
+		Metrics:        m,
+	}
 }
 
 func (s *slice) resetObservations() {
@@ -103,7 +113,10 @@ func (s *slice) resetObservations() {
 	}
 }
 
-// post sends body to the gateway with the test key and returns status, tracking id and body.
+// post sends body raw to the gateway with the test key, for what the typed
+// client cannot send (bodies that break the contract, odd headers), and
+// returns status, tracking id and body. An empty value in hdr drops that
+// header.
 func (s *slice) post(t *testing.T, path, body string, hdr map[string]string) (int, string, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", s.gateway.URL+path, strings.NewReader(body))
@@ -169,15 +182,11 @@ func runSlice(t *testing.T, s *slice) {
 
 func checkOneTrace(t *testing.T, s *slice) {
 	s.resetObservations()
-	status, tid, body := s.post(t, "/api/v1/workflows", `{"user_id":"user_e2e","goal":"summarise the quarterly report"}`, nil)
-	if status != http.StatusCreated {
-		t.Fatalf("status %d: %s", status, body)
-	}
-	var run apigateway.WorkflowRun
-	if err := json.Unmarshal(body, &run); err != nil {
+	run, tid, err := s.client.CreateWorkflow(context.Background(), apigateway.CreateWorkflowRequest{UserID: "user_e2e", Goal: "summarise the quarterly report"})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if run.TrackingID != tid || len(tid) != 32 {
+	if run.TrackingID != tid || !trackingIDFormat.MatchString(tid) {
 		t.Fatalf("body tracking_id %q, header %q", run.TrackingID, tid)
 	}
 	checkExemplar(t, s, tid)
@@ -301,25 +310,22 @@ func checkBadInput(t *testing.T, s *slice) {
 }
 
 func checkFailedRun(t *testing.T, s *slice) {
+	ctx := context.Background()
 	for goal, want := range map[string]string{"deploy #fail": workflowengine.StatusFailed, "deploy #partial": workflowengine.StatusPartial} {
-		status, tid, body := s.post(t, "/api/v1/workflows", `{"user_id":"u1","goal":"`+goal+`"}`, nil)
-		var run apigateway.WorkflowRun
-		_ = json.Unmarshal(body, &run)
-		if status != http.StatusCreated || run.Status != want || !strings.Contains(run.Reason, "failed") {
-			t.Errorf("%s: %d %s %q", goal, status, run.Status, run.Reason)
+		run, tid, err := s.client.CreateWorkflow(ctx, apigateway.CreateWorkflowRequest{UserID: "u1", Goal: goal})
+		if err != nil || run.Status != want || !strings.Contains(run.Reason, "failed") {
+			t.Errorf("%s: %+v %v", goal, run, err)
 			continue
 		}
-		stored, err := s.store.GetRun(context.Background(), run.ID)
+		stored, err := s.store.GetRun(ctx, run.ID)
 		if err != nil || stored.Status != want || stored.Reason != run.Reason || stored.TrackingID != tid {
 			t.Errorf("stored run %+v (%v)", stored, err)
 		}
 	}
 	// The agent down: 502, and the run is still stored, failed, with why.
 	s.agent.Close()
-	status, tid, body := s.post(t, "/api/v1/workflows", `{"user_id":"u1","goal":"anything"}`, nil)
-	if status != http.StatusBadGateway || !strings.Contains(string(body), tid) {
-		t.Fatalf("agent down: %d %s", status, body)
-	}
+	_, _, err := s.client.CreateWorkflow(ctx, apigateway.CreateWorkflowRequest{UserID: "u1", Goal: "anything"})
+	tid := wantRemoteError(t, err, http.StatusBadGateway, "downstream_unavailable").TrackingID
 	var reason, st string
 	if err := s.store.DB().QueryRow(rebind(s, `SELECT status, reason FROM workflow_runs WHERE tracking_id = ?`), tid).Scan(&st, &reason); err != nil {
 		t.Fatal(err)
@@ -330,28 +336,35 @@ func checkFailedRun(t *testing.T, s *slice) {
 }
 
 func checkSessions(t *testing.T, s *slice) {
-	status, tid, body := s.post(t, "/api/v1/sessions", `{"user_id":"user_s"}`, nil)
-	var sess apigateway.Session
-	if err := json.Unmarshal(body, &sess); err != nil || status != 201 || sess.TrackingID != tid {
-		t.Fatalf("create: %d %s", status, body)
+	ctx := context.Background()
+	sess, tid, err := s.client.CreateSession(ctx, apigateway.CreateSessionRequest{UserID: "user_s"})
+	if err != nil || sess.TrackingID != tid || sess.UserID != "user_s" {
+		t.Fatalf("create: %+v (tracking id %s) %v", sess, tid, err)
 	}
-	req, _ := http.NewRequest("GET", s.gateway.URL+"/api/v1/sessions/"+sess.ID, nil)
-	req.Header.Set("X-API-Key", testKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	got, readTID, err := s.client.GetSession(ctx, sess.ID)
+	if err != nil || got.ID != sess.ID || got.TrackingID != tid || !got.CreatedAt.Equal(sess.CreatedAt) {
+		t.Errorf("get: %+v %v, want %+v", got, err, sess)
 	}
-	var got apigateway.Session
-	_ = json.NewDecoder(resp.Body).Decode(&got)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || got.ID != sess.ID || got.TrackingID != tid || !got.CreatedAt.Equal(sess.CreatedAt) {
-		t.Errorf("get: %d %+v, want %+v", resp.StatusCode, got, sess)
+	if readTID == tid || !trackingIDFormat.MatchString(readTID) {
+		t.Errorf("the read's tracking id %q is not its own (the creation's is %s)", readTID, tid)
 	}
 	// A workflow in someone else's session is refused.
-	status, _, body = s.post(t, "/api/v1/workflows", `{"user_id":"intruder","goal":"g","session_id":"`+sess.ID+`"}`, nil)
-	if status != http.StatusForbidden {
-		t.Errorf("foreign session: %d %s", status, body)
+	_, _, err = s.client.CreateWorkflow(ctx, apigateway.CreateWorkflowRequest{UserID: "intruder", Goal: "g", SessionID: sess.ID})
+	wantRemoteError(t, err, http.StatusForbidden, "session_mismatch")
+}
+
+// wantRemoteError fails the test unless err is the gateway's error answer
+// with this status and code, carrying the request's tracking id.
+func wantRemoteError(t *testing.T, err error, status int, code string) *httpjson.RemoteError {
+	t.Helper()
+	var answered *httpjson.RemoteError
+	if !errors.As(err, &answered) || answered.Status != status || answered.Code != code {
+		t.Fatalf("got %v, want the answer %d %s", err, status, code)
 	}
+	if !trackingIDFormat.MatchString(answered.TrackingID) {
+		t.Fatalf("the %d answer's tracking id %q is not 32 lowercase hex", status, answered.TrackingID)
+	}
+	return answered
 }
 
 func rebind(s *slice, q string) string {

@@ -1,17 +1,18 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/starmates-ai/ai-teams/services/apigateway"
 )
 
 // The stack tests run against the real processes `scripts/stack.sh up`
@@ -90,20 +91,29 @@ func getJSON(url string, out any) (int, error) {
 	return resp.StatusCode, json.Unmarshal(b, out)
 }
 
+// postWorkflow runs a workflow on the stack's gateway and returns its
+// tracking id and when the answer came. A #partial or #fail goal still
+// answers 201, with the run's status.
 func postWorkflow(t *testing.T, key, goal string) (string, time.Time) {
 	t.Helper()
-	_, hdr := gatewayCall(t, key, "POST", "/api/v1/workflows", fmt.Sprintf(`{"user_id":"user_stack","goal":%q}`, goal), http.StatusCreated)
-	return hdr.Get("X-Tracking-ID"), time.Now()
+	gw := apigateway.NewClient(gatewayURL, key, nil)
+	_, tid, err := gw.CreateWorkflow(context.Background(), apigateway.CreateWorkflowRequest{UserID: "user_stack", Goal: goal})
+	if err != nil {
+		t.Fatalf("workflow %q: %v", goal, err)
+	}
+	return tid, time.Now()
 }
 
-// gatewayCall sends one request to the stack's gateway (with the API key
-// when key is set) and fails the test unless the status is want.
+// gatewayCall sends one raw request to the stack's gateway (with the API
+// key when key is set) and fails the test unless the status is want.
 func gatewayCall(t *testing.T, key, method, path, body string, want int) ([]byte, http.Header) {
 	t.Helper()
 	return callGateway(t, gatewayURL, key, method, path, body, want)
 }
 
-// callGateway is gatewayCall for the gateway at base.
+// callGateway is gatewayCall for the gateway at base. It is for what the
+// typed client (apigateway.Client) cannot send: bodies that break the
+// contract and paths outside the API.
 func callGateway(t *testing.T, base, key, method, path, body string, want int) ([]byte, http.Header) {
 	t.Helper()
 	req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
@@ -170,7 +180,10 @@ func TestStackTraceInJaeger(t *testing.T) {
 				return false, fmt.Sprintf("services so far: %v", seen)
 			}
 		}
-		return true, ""
+		// Each service exports in its own batches: the gateway's DB span may
+		// come a batch after its client spans.
+		db, ev, ex := traceParts(tr)
+		return db && ev && ex, fmt.Sprintf("db span %v, error_log event %v, exception %v", db, ev, ex)
 	})
 	measure(t, "delay response → trace (3 services) in Jaeger: %v (polled every 200ms)", time.Since(done).Round(time.Millisecond))
 
@@ -178,27 +191,31 @@ func TestStackTraceInJaeger(t *testing.T) {
 	if d.TraceID != tid {
 		t.Errorf("Jaeger trace id %s != X-Tracking-ID %s", d.TraceID, tid)
 	}
-	var dbSpan, errorEvent, exception bool
-	for _, sp := range d.Spans {
-		for _, tag := range sp.Tags {
-			if tag.Key == "db.system.name" {
-				dbSpan = true
-			}
-		}
-		for _, l := range sp.Logs {
-			for _, f := range l.Fields {
-				if f.Key == "event" && f.Value == "error_log" {
-					errorEvent = true
+}
+
+// traceParts reports whether the trace has a database span, an error_log
+// event and an exception event.
+func traceParts(tr jaegerTrace) (dbSpan, errorEvent, exception bool) {
+	for _, d := range tr.Data {
+		for _, sp := range d.Spans {
+			for _, tag := range sp.Tags {
+				if tag.Key == "db.system.name" {
+					dbSpan = true
 				}
-				if f.Key == "event" && f.Value == "exception" {
-					exception = true
+			}
+			for _, l := range sp.Logs {
+				for _, f := range l.Fields {
+					if f.Key == "event" && f.Value == "error_log" {
+						errorEvent = true
+					}
+					if f.Key == "event" && f.Value == "exception" {
+						exception = true
+					}
 				}
 			}
 		}
 	}
-	if !dbSpan || !errorEvent || !exception {
-		t.Errorf("db span %v, error_log event %v, exception %v", dbSpan, errorEvent, exception)
-	}
+	return dbSpan, errorEvent, exception
 }
 
 func services(tr jaegerTrace) map[string]bool {
@@ -211,38 +228,6 @@ func services(tr jaegerTrace) map[string]bool {
 	return seen
 }
 
-type promResult struct {
-	Status string `json:"status"`
-	Data   struct {
-		Result []struct {
-			Metric map[string]string `json:"metric"`
-			Value  [2]any            `json:"value"`
-		} `json:"result"`
-	} `json:"data"`
-	Error string `json:"error"`
-}
-
-func promQuery(t *testing.T, q string) promResult {
-	t.Helper()
-	var r promResult
-	if _, err := getJSON(prometheusURL+"/api/v1/query?query="+url.QueryEscape(q), &r); err != nil {
-		t.Fatalf("query %s: %v", q, err)
-	}
-	if r.Status != "success" {
-		t.Fatalf("query %s: %s", q, r.Error)
-	}
-	return r
-}
-
-func scalar(r promResult) float64 {
-	if len(r.Data.Result) == 0 {
-		return 0
-	}
-	s, _ := r.Data.Result[0].Value[1].(string)
-	f, _ := strconv.ParseFloat(s, 64)
-	return f
-}
-
 // TestStackMetricsInPrometheus counts exactly this test's requests: they go
 // to a gateway, agent and engine of its own whose service names no other
 // run uses, so the counters show those requests and nothing else.
@@ -252,13 +237,16 @@ func TestStackMetricsInPrometheus(t *testing.T) {
 	const workflows = 3
 	var done time.Time
 	for i := range workflows {
-		callGateway(t, tr.gateway, tr.key, "POST", "/api/v1/workflows", fmt.Sprintf(`{"user_id":"user_metrics","goal":"count this request %d"}`, i), http.StatusCreated)
+		req := apigateway.CreateWorkflowRequest{UserID: "user_metrics", Goal: fmt.Sprintf("count this request %d", i)}
+		if _, _, err := tr.client.CreateWorkflow(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
 		done = time.Now()
 	}
 	for _, svc := range tr.services {
 		countQ := fmt.Sprintf(`sum(request_count{service=%q})`, svc)
 		poll(t, 90*time.Second, svc+"'s requests counted in Prometheus", func() (bool, string) {
-			now := scalar(promQuery(t, countQ))
+			now := promScalar(t, prometheusURL, countQ)
 			return now == workflows, fmt.Sprintf("count %v, want %d", now, workflows)
 		})
 		if svc == tr.services[0] {
@@ -266,13 +254,13 @@ func TestStackMetricsInPrometheus(t *testing.T) {
 		}
 	}
 
-	r := promQuery(t, fmt.Sprintf(`count by (service, environment, project) (request_count{service=~%q})`, tr.serviceRegex()))
-	if len(r.Data.Result) != len(tr.services) {
-		t.Errorf("want one environment and project per service, got %v", r.Data.Result)
+	series := promQuery(t, prometheusURL, fmt.Sprintf(`count by (service, environment, project) (request_count{service=~%q})`, tr.serviceRegex()))
+	if len(series) != len(tr.services) {
+		t.Errorf("want one environment and project per service, got %v", series)
 	}
-	for _, s := range r.Data.Result {
-		if s.Metric["environment"] != "dev" || s.Metric["project"] != "starmates-ai-team" {
-			t.Errorf("series with environment %q project %q: %v", s.Metric["environment"], s.Metric["project"], s.Metric)
+	for _, s := range series {
+		if s.Labels["environment"] != "dev" || s.Labels["project"] != "starmates-ai-team" {
+			t.Errorf("series with environment %q project %q: %v", s.Labels["environment"], s.Labels["project"], s.Labels)
 		}
 	}
 
@@ -293,8 +281,8 @@ func checkExemplars(t *testing.T, tr trio) {
 	} {
 		found := false
 		for attempt := 0; attempt < 5 && !found; attempt++ {
-			_, hdr := callGateway(t, tr.gateway, tr.key, "GET", "/api/v1/sessions/sess_missing", "", http.StatusNotFound)
-			sent[hdr.Get("X-Tracking-ID")] = true
+			_, _, err := tr.client.GetSession(context.Background(), "sess_missing")
+			sent[wantRemoteError(t, err, http.StatusNotFound, "not_found").TrackingID] = true
 			deadline := time.Now().Add(15 * time.Second)
 			for time.Now().Before(deadline) && !found {
 				for id := range exemplarTraceIDs(t, q, start, time.Now()) {
@@ -312,29 +300,6 @@ func checkExemplars(t *testing.T, tr trio) {
 	}
 }
 
-// exemplarTraceIDs returns the trace ids of the exemplars of q's series.
-func exemplarTraceIDs(t *testing.T, q string, from, to time.Time) map[string]bool {
-	t.Helper()
-	var r struct {
-		Data []struct {
-			Exemplars []struct {
-				Labels map[string]string `json:"labels"`
-			} `json:"exemplars"`
-		} `json:"data"`
-	}
-	u := fmt.Sprintf("%s/api/v1/query_exemplars?query=%s&start=%d&end=%d", prometheusURL, url.QueryEscape(q), from.Unix(), to.Unix()+1)
-	if _, err := getJSON(u, &r); err != nil {
-		t.Fatal(err)
-	}
-	ids := map[string]bool{}
-	for _, d := range r.Data {
-		for _, e := range d.Exemplars {
-			ids[e.Labels["trace_id"]] = true
-		}
-	}
-	return ids
-}
-
 func TestStackCollectorHealthy(t *testing.T) {
 	requireStack(t)
 	resp, err := http.Get(collectorURL + "/")
@@ -348,8 +313,8 @@ func TestStackCollectorHealthy(t *testing.T) {
 	// Both collector targets (own metrics :8888, app metrics :8889) scraped and up;
 	// right after start-up the first scrape may not have happened yet.
 	poll(t, 30*time.Second, "collector targets up in Prometheus", func() (bool, string) {
-		r := promQuery(t, `up{job=~"otel-collector|otel-collector-app"} == 1`)
-		return len(r.Data.Result) == 2, fmt.Sprintf("%v", r.Data.Result)
+		up := promQuery(t, prometheusURL, `up{job=~"otel-collector|otel-collector-app"} == 1`)
+		return len(up) == 2, fmt.Sprintf("%v", up)
 	})
 }
 

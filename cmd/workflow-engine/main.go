@@ -15,8 +15,7 @@ func main() {
 	if err != nil {
 		serve.Fatal("workflow-engine", err)
 	}
-	srv := server.New(tel.Logger, tel.TracerProvider)
-	h := tel.Middleware()(srv.Routes())
+	h := server.NewHandler(tel, server.DefaultStepWork)
 	if err := serve.Run(ctx, serve.NewServer(serve.Env("ADDR", ":8082"), h, tel.Logger), tel); err != nil {
 		serve.Fatal("workflow-engine", err)
 	}

@@ -1,9 +1,23 @@
 // Package apigateway is the contract of the api-gateway: the public request
-// and response types. The server, store and auth live in the server
-// subpackage.
+// and response types and a typed client. The server, store and auth live in
+// the server subpackage.
 package apigateway
 
 import "time"
+
+// Routes of the public API; the ids of sessions and runs follow the
+// collection path ("/api/v1/sessions/{id}").
+const (
+	SessionsPath  = "/api/v1/sessions"
+	WorkflowsPath = "/api/v1/workflows"
+	HealthPath    = "/healthz"
+)
+
+// Health is the answer of GET /healthz while the database answers.
+type Health struct {
+	Status   string `json:"status"`
+	Database string `json:"database"` // sqlite or postgresql
+}
 
 // CreateSessionRequest is the body of POST /api/v1/sessions.
 type CreateSessionRequest struct {
