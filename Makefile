@@ -35,9 +35,10 @@ screenshots:
 fresh-check:
 	@scripts/fresh-check.sh
 
-## bench: logging benchmarks (ours, slog JSON, zap, zerolog in one run) into bench/logging.txt; see bench/RESULTS.md
+## bench: logging (ours, slog JSON, zap, zerolog) and middleware (bare, otelhttp, naive, ours) benchmarks, each in one run, into bench/*.txt; see bench/RESULTS.md
 bench:
-	@cd bench && GOWORK=off $(GO) test -run XXX -bench . -benchtime 1s -count 5 ./logging/ | tee logging.txt
+	@cd bench && GOWORK=off $(GO) test -run XXX -bench . -benchmem -benchtime 1s -count 5 ./logging/ | tee logging.txt
+	@cd bench && GOWORK=off $(GO) test -run XXX -bench . -benchmem -count 5 ./middleware/ | tee middleware.txt
 
 ## fuzz: run each fuzz target for a while (findings land in testdata/fuzz as regression seeds)
 fuzz:
