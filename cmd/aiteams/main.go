@@ -4,6 +4,7 @@
 //	aiteams trace <tracking_id>   one request: its spans, log lines and rows
 //	aiteams usage                 series, logs and traces projected to a month vs the free tier
 //	aiteams console               a web page per request, recent requests and service health
+//	aiteams load                  drive workflow requests, then find each in Jaeger and Prometheus
 //
 // Exit codes: 0 ok, 1 not found or a check failed, 2 bad usage or a part of
 // the stack that could not be reached.
@@ -29,6 +30,9 @@ Usage:
                                         to a month and compared with Grafana Cloud's free tier
   aiteams console [flags]               serve the console on 127.0.0.1:16680: recent requests,
                                         a page per request (waterfall, logs, rows), service health
+  aiteams load [flags]                  drive workflow requests at a fixed rate or closed loop (loopback
+                                        only, bounded), then check every tracking id in Jaeger and
+                                        Prometheus: rate, statuses, latency, traces complete, delays, drops
   aiteams help [command]                this text, or a command's flags
 
 Run 'aiteams <command> --help' for a command's flags. Defaults are make demo's addresses.
@@ -68,6 +72,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runVerify(rest, stdout, stderr)
 	case "console":
 		err = runConsole(rest, stdout, stderr)
+	case "load":
+		err = runLoad(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		switch {
 		case len(rest) > 0 && rest[0] == "verify":
@@ -78,6 +84,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			err = runUsage([]string{"--help"}, stdout, stderr)
 		case len(rest) > 0 && rest[0] == "console":
 			err = runConsole([]string{"--help"}, stdout, stderr)
+		case len(rest) > 0 && rest[0] == "load":
+			err = runLoad([]string{"--help"}, stdout, stderr)
 		default:
 			fmt.Fprint(stdout, usage)
 		}
