@@ -29,8 +29,9 @@ const DefaultMaxHeaderBytes = 32 << 10
 // Middleware returns the server middleware for this service: an otelhttp
 // server span per request (named by its route pattern), the tracking id in
 // the X-Tracking-ID header of every response, panic recovery into a JSON
-// 500, a header size limit and one access log line per request. The client
-// address comes from X-Forwarded-For only behind Config.TrustedProxies.
+// 500, a header size limit, load shedding past WithMaxInFlight and one
+// access log line per request. The client address comes from
+// X-Forwarded-For only behind Config.TrustedProxies.
 func (t *Telemetry) Middleware(opts ...Option) func(http.Handler) http.Handler {
 	base := []Option{
 		WithTracerProvider(t.TracerProvider),
@@ -93,6 +94,7 @@ type middleware struct {
 	mux       *http.ServeMux
 	wildcards sync.Map       // pattern → []wildcard
 	logPC     atomic.Uintptr // the access line's call site, for its source field
+	inFlight  atomic.Int64   // requests counted against cfg.maxInFlight
 }
 
 // requestState is everything the middleware keeps for one request, in one
@@ -170,6 +172,15 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(&st.rec, http.StatusRequestHeaderFieldsTooLarge, "headers_too_large",
 			fmt.Sprintf("request headers are %d bytes; the limit is %d", n, m.cfg.maxHeaderBytes))
 		return
+	}
+	if m.cfg.maxInFlight > 0 && !m.cfg.neverShed[r.URL.Path] {
+		defer m.inFlight.Add(-1)
+		if m.inFlight.Add(1) > int64(m.cfg.maxInFlight) {
+			st.rec.Header().Set("Retry-After", ShedRetryAfter)
+			WriteError(&st.rec, http.StatusServiceUnavailable, "overloaded",
+				fmt.Sprintf("the service is at its limit of %d concurrent requests; retry after %s s", m.cfg.maxInFlight, ShedRetryAfter))
+			return
+		}
 	}
 	if !routedHere {
 		// Another handler routes: its pattern is known once it ran.

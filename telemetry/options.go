@@ -24,6 +24,8 @@ type config struct {
 	maxHeaderBytes int
 	serviceName    string
 	metrics        *Metrics
+	maxInFlight    int
+	neverShed      map[string]bool // URL paths
 }
 
 func newConfig(opts []Option) *config {
@@ -110,6 +112,27 @@ func WithMaxHeaderBytes(n int) Option {
 	return func(c *config) {
 		if n > 0 {
 			c.maxHeaderBytes = n
+		}
+	}
+}
+
+// ShedRetryAfter is the Retry-After, in seconds, of a request shed by
+// WithMaxInFlight: long enough for the burst to pass, short enough that a
+// client's retry is not a noticeable wait.
+const ShedRetryAfter = "1"
+
+// WithMaxInFlight bounds the requests the middleware lets through at once
+// to n (0 or less: no bound). A request over the bound is answered at once
+// with a JSON 503 "overloaded" and Retry-After, and still gets its span,
+// access line and RED metrics. Requests for neverShed paths (health
+// probes: an orchestrator must not restart a busy instance) always pass and
+// are not counted.
+func WithMaxInFlight(n int, neverShed ...string) Option {
+	return func(c *config) {
+		c.maxInFlight = max(n, 0)
+		c.neverShed = make(map[string]bool, len(neverShed))
+		for _, p := range neverShed {
+			c.neverShed[p] = true
 		}
 	}
 }

@@ -47,7 +47,7 @@ type Telemetry struct {
 	// Metrics is the service's metric catalog (see metrics.go).
 	Metrics *Metrics
 
-	shutdowns []func(context.Context) error
+	shutdowns []providerShutdown
 }
 
 // Setup builds the tracer, meter and logger providers, installs them (and the
@@ -85,7 +85,7 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		// trace id, and a no-op tracer has none to give (it would also adopt
 		// an untrusted caller's traceparent as ours).
 		tp := sdktrace.NewTracerProvider()
-		t.shutdowns = append(t.shutdowns, tp.Shutdown)
+		t.shutdowns = append(t.shutdowns, providerShutdown{"traces", tp.Shutdown})
 		t.TracerProvider = tp
 		t.MeterProvider = metricnoop.NewMeterProvider()
 		t.LoggerProvider = lognoop.NewLoggerProvider()
@@ -96,36 +96,38 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	}
 
 	normaliseEndpointEnv()
+	enableSDKObservability()
 	res, err := newResource(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 
-	traceExp, err := otlptracegrpc.New(ctx, traceOptions(cfg.OTLPEndpoint)...)
+	traceExp, err := otlptracegrpc.New(ctx, append(traceOptions(cfg.OTLPEndpoint), traceResilience()...)...)
 	if err != nil {
 		return nil, err
 	}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(traceExp), sdktrace.WithResource(res))
-	t.shutdowns = append(t.shutdowns, tp.Shutdown)
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(traceExp, spanQueue()...), sdktrace.WithResource(res))
+	t.shutdowns = append(t.shutdowns, providerShutdown{"traces", tp.Shutdown})
 
-	metricExp, err := otlpmetricgrpc.New(ctx, metricOptions(cfg.OTLPEndpoint)...)
+	metricExp, err := otlpmetricgrpc.New(ctx, append(metricOptions(cfg.OTLPEndpoint), metricResilience()...)...)
 	if err != nil {
 		return nil, errors.Join(err, t.Shutdown(ctx))
 	}
 	mp := sdkmetric.NewMeterProvider(
-		sdkmetric.WithReader(sdkmetric.NewPeriodicReader(metricExp)),
+		sdkmetric.WithReader(sdkmetric.NewPeriodicReader(metricExp, metricReader()...)),
 		sdkmetric.WithResource(res),
 		sdkmetric.WithView(MetricViews()...),
+		sdkmetric.WithView(selfObsViews()...),
 		sdkmetric.WithCardinalityLimit(CardinalityLimit),
 	)
-	t.shutdowns = append(t.shutdowns, mp.Shutdown)
+	t.shutdowns = append(t.shutdowns, providerShutdown{"metrics", mp.Shutdown})
 
-	logExp, err := otlploggrpc.New(ctx, logOptions(cfg.OTLPEndpoint)...)
+	logExp, err := otlploggrpc.New(ctx, append(logOptions(cfg.OTLPEndpoint), logResilience()...)...)
 	if err != nil {
 		return nil, errors.Join(err, t.Shutdown(ctx))
 	}
-	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewBatchProcessor(logExp)), sdklog.WithResource(res))
-	t.shutdowns = append(t.shutdowns, lp.Shutdown)
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewBatchProcessor(logExp, logQueue()...)), sdklog.WithResource(res))
+	t.shutdowns = append(t.shutdowns, providerShutdown{"logs", lp.Shutdown})
 
 	otel.SetTracerProvider(tp)
 	otel.SetMeterProvider(mp)
@@ -142,15 +144,45 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	return t, nil
 }
 
-// Shutdown flushes and stops every provider. Call it once, with a deadline:
-// with no collector listening it returns when ctx expires.
+// Shutdown flushes and stops every provider, in parallel so that one
+// signal stuck on an unreachable collector does not starve the others. Call
+// it once, with a deadline: with no collector answering it returns when ctx
+// expires. Signals it could not deliver are reported in one WARN line (the
+// OTel log pipeline is gone by then, so the line reaches stdout only) and
+// in the returned error.
 func (t *Telemetry) Shutdown(ctx context.Context) error {
-	var errs []error
-	for i := len(t.shutdowns) - 1; i >= 0; i-- {
-		errs = append(errs, t.shutdowns[i](ctx))
+	var within string
+	if deadline, ok := ctx.Deadline(); ok {
+		within = " within " + time.Until(deadline).Round(100*time.Millisecond).String()
+	}
+	errs := make([]error, len(t.shutdowns))
+	var wg sync.WaitGroup
+	for i, s := range t.shutdowns {
+		wg.Go(func() { errs[i] = s.stop(ctx) })
+	}
+	wg.Wait()
+	var undelivered []string
+	for i, err := range errs {
+		if err != nil {
+			undelivered = append(undelivered, t.shutdowns[i].signal)
+		}
 	}
 	t.shutdowns = nil
-	return errors.Join(errs...)
+	err := errors.Join(errs...)
+	if len(undelivered) > 0 && t.Logger != nil {
+		t.Logger.LogAttrs(context.WithoutCancel(ctx), slog.LevelWarn,
+			"telemetry flush incomplete: "+strings.Join(undelivered, ", ")+" not delivered"+within+"; they are dropped",
+			// One line in a log viewer: errors.Join separates with newlines.
+			Error(errors.New(strings.ReplaceAll(err.Error(), "\n", "; ")), "telemetry_flush_incomplete", CategoryNetwork))
+	}
+	return err
+}
+
+// providerShutdown is one provider's Shutdown, named by its signal for the
+// report of what was dropped.
+type providerShutdown struct {
+	signal string // traces, metrics or logs
+	stop   func(context.Context) error
 }
 
 // Tracer returns this package's tracer from the service's provider.

@@ -44,12 +44,65 @@ func NewServer(addr string, h http.Handler, logger *slog.Logger) *http.Server {
 	}
 }
 
+// DefaultShutdownTimeout is the whole time from SIGTERM to exit: an
+// orchestrator's grace period (ECS and Kubernetes give 30 s) is far longer,
+// and a deploy should not wait on a collector that is down.
+const DefaultShutdownTimeout = 1500 * time.Millisecond
+
+// Shares of the shutdown budget. The flush keeps at least flushReserve
+// however long requests take; flushCap bounds it when a long budget
+// (SHUTDOWN_TIMEOUT=25s for slow requests) leaves much more, so that an
+// unreachable collector never holds the exit for the whole budget.
+const (
+	flushReserve = 500 * time.Millisecond
+	flushCap     = 1500 * time.Millisecond
+	// abortGrace is how long requests still running at the drain deadline
+	// get, once their contexts are cancelled, to write their error answer.
+	abortGrace = 250 * time.Millisecond
+)
+
+// ErrShuttingDown is the cause of a request context that Run cancelled
+// because the request outlived the drain deadline; handlers that see it
+// (context.Cause) answer 503 so the client retries elsewhere.
+var ErrShuttingDown = errors.New("server shutting down")
+
+// ShutdownTimeoutFromEnv reads SHUTDOWN_TIMEOUT (a Go duration), default
+// DefaultShutdownTimeout.
+func ShutdownTimeoutFromEnv() (time.Duration, error) {
+	raw := Env("SHUTDOWN_TIMEOUT", "")
+	if raw == "" {
+		return DefaultShutdownTimeout, nil
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("SHUTDOWN_TIMEOUT=%q: want a positive duration such as 1.5s", raw)
+	}
+	return d, nil
+}
+
 // Run listens on srv.Addr and serves until ctx ends or a signal arrives,
-// then drains requests and flushes telemetry.
+// then drains requests and flushes telemetry within SHUTDOWN_TIMEOUT.
 func Run(ctx context.Context, srv *http.Server, tel *telemetry.Telemetry) error {
+	budget, err := ShutdownTimeoutFromEnv()
+	if err != nil {
+		return err
+	}
+	return RunWithin(ctx, srv, tel, budget)
+}
+
+// RunWithin is Run with the shutdown budget given: from the signal, requests
+// may finish until budget minus the flush reserve; those still running are
+// cancelled (cause ErrShuttingDown) and get abortGrace to answer; telemetry
+// is flushed with what remains, at most flushCap. The process is then done
+// within budget, collector or not.
+func RunWithin(ctx context.Context, srv *http.Server, tel *telemetry.Telemetry, budget time.Duration) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := tel.Logger
+
+	requests, abortRequests := context.WithCancelCause(context.Background())
+	defer abortRequests(nil)
+	srv.BaseContext = func(net.Listener) context.Context { return requests }
 
 	ln, err := net.Listen("tcp", srv.Addr)
 	if err != nil {
@@ -68,18 +121,45 @@ func Run(ctx context.Context, srv *http.Server, tel *telemetry.Telemetry) error 
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err = srv.Shutdown(sctx)
-	// A flush to a collector that is down would retry until the deadline;
-	// five seconds is enough for a reachable one.
-	tctx, tcancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer tcancel()
-	if terr := tel.Shutdown(tctx); terr != nil && !errors.Is(terr, context.DeadlineExceeded) {
-		log.Warn("telemetry flush incomplete", slog.String("otel_error", terr.Error()))
+	begun := time.Now()
+	exitBy := begun.Add(budget)
+	drainBy := exitBy.Add(-min(flushReserve, budget/2))
+	log.Info("shutting down", slog.Duration("shutdown_timeout", budget))
+
+	err = drain(srv, drainBy, func() {
+		log.Warn("requests outlived the drain deadline; cancelling them",
+			slog.Duration("drain_timeout", drainBy.Sub(begun)))
+		abortRequests(ErrShuttingDown)
+	})
+
+	flushBy := time.Now().Add(flushCap)
+	if exitBy.Before(flushBy) {
+		flushBy = exitBy
 	}
+	tctx, tcancel := context.WithDeadline(context.Background(), flushBy)
+	defer tcancel()
+	// Shutdown reports what it could not deliver itself, in one line.
+	_ = tel.Shutdown(tctx)
 	return err
+}
+
+// drain stops accepting and waits for in-flight requests until drainBy;
+// past it, abort cancels their contexts and they get abortGrace to answer
+// before their connections are closed. Only the last step's failure is an
+// error: requests cut off without an answer.
+func drain(srv *http.Server, drainBy time.Time, abort func()) error {
+	dctx, cancel := context.WithDeadline(context.Background(), drainBy)
+	defer cancel()
+	if err := srv.Shutdown(dctx); !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	abort()
+	gctx, gcancel := context.WithTimeout(context.Background(), abortGrace)
+	defer gcancel()
+	if err := srv.Shutdown(gctx); !errors.Is(err, context.DeadlineExceeded) {
+		return nil
+	}
+	return errors.Join(errors.New("requests still running after the drain deadline were cut off"), srv.Close())
 }
 
 // Fatal prints err as one JSON-free line on stderr and exits 1. It is for

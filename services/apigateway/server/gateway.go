@@ -2,10 +2,14 @@ package server
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/starmates-ai/ai-teams/internal/serve"
+	"github.com/starmates-ai/ai-teams/services/apigateway"
 	"github.com/starmates-ai/ai-teams/services/workflowagent"
 	"github.com/starmates-ai/ai-teams/services/workflowengine"
 	"github.com/starmates-ai/ai-teams/telemetry"
@@ -20,23 +24,57 @@ type Config struct {
 	DataDir     string
 	AgentURL    string
 	EngineURL   string
+	// DownstreamTimeout bounds the calls to the agent and the engine of one
+	// request, together; past it the gateway answers 504.
+	DownstreamTimeout time.Duration
+	// MaxInFlight bounds the requests served at once; the excess is shed
+	// with 503 and Retry-After. 0 means no bound.
+	MaxInFlight int
+
+	// envErr is ConfigFromEnv's complaint about a malformed variable; Open
+	// returns it, so a typo stops start-up instead of meaning a default.
+	envErr error
 }
+
+// Defaults of DOWNSTREAM_TIMEOUT and MAX_IN_FLIGHT.
+const (
+	// DefaultDownstreamTimeout leaves room for a remote LLM's plan (tens of
+	// seconds) and stays under the server's 60 s write timeout.
+	DefaultDownstreamTimeout = 30 * time.Second
+	// DefaultMaxInFlight fits two cores: the gateway mostly waits on the
+	// agent, engine and database, and a queue past this only adds latency.
+	DefaultMaxInFlight = 256
+)
 
 // ConfigFromEnv reads API_KEYS, DATABASE_URL, DATA_DIR (default ./data),
-// WORKFLOW_AGENT_URL and WORKFLOW_ENGINE_URL (default the local ports).
+// WORKFLOW_AGENT_URL and WORKFLOW_ENGINE_URL (default the local ports),
+// DOWNSTREAM_TIMEOUT and MAX_IN_FLIGHT.
 func ConfigFromEnv() Config {
-	return Config{
-		APIKeys:     serve.Env("API_KEYS", ""),
-		DatabaseURL: serve.Env("DATABASE_URL", ""),
-		DataDir:     serve.Env("DATA_DIR", "./data"),
-		AgentURL:    serve.Env("WORKFLOW_AGENT_URL", "http://127.0.0.1:8081"),
-		EngineURL:   serve.Env("WORKFLOW_ENGINE_URL", "http://127.0.0.1:8082"),
+	cfg := Config{
+		APIKeys:           serve.Env("API_KEYS", ""),
+		DatabaseURL:       serve.Env("DATABASE_URL", ""),
+		DataDir:           serve.Env("DATA_DIR", "./data"),
+		AgentURL:          serve.Env("WORKFLOW_AGENT_URL", "http://127.0.0.1:8081"),
+		EngineURL:         serve.Env("WORKFLOW_ENGINE_URL", "http://127.0.0.1:8082"),
+		DownstreamTimeout: DefaultDownstreamTimeout,
+		MaxInFlight:       DefaultMaxInFlight,
 	}
+	if raw := serve.Env("DOWNSTREAM_TIMEOUT", ""); raw != "" {
+		d, err := time.ParseDuration(raw)
+		if err != nil || d <= 0 {
+			cfg.envErr = errors.Join(cfg.envErr, fmt.Errorf("DOWNSTREAM_TIMEOUT=%q: want a positive duration such as 30s", raw))
+		}
+		cfg.DownstreamTimeout = d
+	}
+	if raw := serve.Env("MAX_IN_FLIGHT", ""); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 0 {
+			cfg.envErr = errors.Join(cfg.envErr, fmt.Errorf("MAX_IN_FLIGHT=%q: want a number of requests, 0 for no bound", raw))
+		}
+		cfg.MaxInFlight = n
+	}
+	return cfg
 }
-
-// downstreamTimeout bounds one call to the agent or the engine; planning
-// with a remote LLM can take tens of seconds.
-const downstreamTimeout = 60 * time.Second
 
 // Gateway is the gateway as it serves: its store, open until Close, and its
 // routes behind the telemetry middleware.
@@ -49,6 +87,12 @@ type Gateway struct {
 // slice tests it: keys, store, downstream clients that carry the trace, and
 // the middleware that continues the traces of authenticated callers only.
 func Open(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (*Gateway, error) {
+	if cfg.envErr != nil {
+		return nil, cfg.envErr
+	}
+	if cfg.DownstreamTimeout <= 0 {
+		cfg.DownstreamTimeout = DefaultDownstreamTimeout
+	}
 	keys, err := ParseAPIKeys(cfg.APIKeys)
 	if err != nil {
 		return nil, err
@@ -60,11 +104,15 @@ func Open(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (*Gateway, 
 	if err != nil {
 		return nil, err
 	}
-	hc := telemetry.HTTPClient(downstreamTimeout, telemetry.WithTracerProvider(tel.TracerProvider), telemetry.WithPropagators(tel.Propagator))
+	hc := telemetry.HTTPClient(cfg.DownstreamTimeout, telemetry.WithTracerProvider(tel.TracerProvider), telemetry.WithPropagators(tel.Propagator))
 	srv := New(store, keys, workflowagent.NewClient(cfg.AgentURL, hc), workflowengine.NewClient(cfg.EngineURL, hc), tel.Logger, tel.Metrics)
+	srv.downstreamTimeout = cfg.DownstreamTimeout
 	return &Gateway{
-		Handler: tel.Middleware(telemetry.WithTrustedCaller(keys.Trusted))(srv.Routes()),
-		Store:   store,
+		Handler: tel.Middleware(
+			telemetry.WithTrustedCaller(keys.Trusted),
+			telemetry.WithMaxInFlight(cfg.MaxInFlight, apigateway.HealthPath),
+		)(srv.Routes()),
+		Store: store,
 	}, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/starmates-ai/ai-teams/catalog"
 	"github.com/starmates-ai/ai-teams/internal/httpjson"
 	"github.com/starmates-ai/ai-teams/internal/ids"
+	"github.com/starmates-ai/ai-teams/internal/serve"
 	"github.com/starmates-ai/ai-teams/services/apigateway"
 	"github.com/starmates-ai/ai-teams/services/workflowagent"
 	"github.com/starmates-ai/ai-teams/services/workflowengine"
@@ -37,6 +39,8 @@ type Server struct {
 	engine  *workflowengine.Client
 	log     *slog.Logger
 	metrics *catalog.Metrics
+	// downstreamTimeout bounds the agent and engine calls of one request.
+	downstreamTimeout time.Duration
 }
 
 // New returns a gateway server.
@@ -45,7 +49,8 @@ func New(store *Store, keys *Keys, agent *workflowagent.Client, engine *workflow
 	if err != nil {
 		logger.Warn("domain metric instruments unavailable", "otel_error", err.Error())
 	}
-	return &Server{store: store, keys: keys, agent: agent, engine: engine, log: logger, metrics: domain}
+	return &Server{store: store, keys: keys, agent: agent, engine: engine, log: logger, metrics: domain,
+		downstreamTimeout: DefaultDownstreamTimeout}
 }
 
 // setUser puts the request's user on its span, log line and endpoint
@@ -212,7 +217,7 @@ func (s *Server) createWorkflow(w http.ResponseWriter, r *http.Request) {
 		CreatedAt:  start.UTC().Truncate(time.Microsecond),
 		Steps:      []apigateway.StepResult{},
 	}
-	downstreamErr := s.execute(ctx, req, &run)
+	downstreamErr := s.executeWithin(ctx, req, &run)
 	run.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 	completed := 0
 	for _, st := range run.Steps {
@@ -222,8 +227,11 @@ func (s *Server) createWorkflow(w http.ResponseWriter, r *http.Request) {
 	}
 	s.metrics.WorkflowOutcome(ctx, run.WorkflowType, completed, len(run.Steps))
 	// The run is stored whole, once, even when a downstream service failed:
-	// the row then says why.
-	if err := s.store.CreateRun(ctx, run); err != nil {
+	// the row then says why. Also when the request was cancelled (a
+	// shutdown): its own bound, not the request's, limits the write.
+	storeCtx, cancelStore := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancelStore()
+	if err := s.store.CreateRun(storeCtx, run); err != nil {
 		s.serverError(ctx, w, "storing workflow run failed", err)
 		return
 	}
@@ -241,12 +249,54 @@ func (s *Server) createWorkflow(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.LogAttrs(ctx, level, "workflow run "+run.Status, attrs...)
 	if downstreamErr != nil {
-		s.log.ErrorContext(ctx, "downstream service failed", telemetry.Error(downstreamErr, "downstream_unavailable", telemetry.CategoryNetwork))
-		httpjson.WriteError(w, http.StatusBadGateway, "downstream_unavailable",
-			fmt.Sprintf("run %s could not be completed: %s", run.ID, run.Reason))
+		f := classifyDownstream(ctx, downstreamErr)
+		s.log.ErrorContext(ctx, "downstream service failed", telemetry.Error(downstreamErr, f.code, f.category))
+		if f.status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", telemetry.ShedRetryAfter)
+		}
+		httpjson.WriteError(w, f.status, f.code, fmt.Sprintf("run %s could not be completed: %s", run.ID, run.Reason))
 		return
 	}
 	httpjson.Write(w, http.StatusCreated, run)
+}
+
+// storeTimeout bounds the write of a run whose request may be cancelled.
+const storeTimeout = 5 * time.Second
+
+// executeWithin is execute with the agent and engine calls bounded together
+// by the downstream timeout, so the gateway answers within it.
+func (s *Server) executeWithin(ctx context.Context, req apigateway.CreateWorkflowRequest, run *apigateway.WorkflowRun) error {
+	ctx, cancel := context.WithTimeout(ctx, s.downstreamTimeout)
+	defer cancel()
+	return s.execute(ctx, req, run)
+}
+
+// downstreamFailure is how the gateway answers a failed downstream call.
+type downstreamFailure struct {
+	status   int
+	code     string
+	category string // telemetry.Category*
+}
+
+// classifyDownstream maps a downstream error to the answer: 504 when the
+// call outlived the downstream timeout, 503 when shutdown cancelled the
+// request (another instance can serve the retry), 502 otherwise (refused,
+// reset, or an error answer).
+func classifyDownstream(ctx context.Context, err error) downstreamFailure {
+	switch {
+	case errors.Is(context.Cause(ctx), serve.ErrShuttingDown):
+		return downstreamFailure{http.StatusServiceUnavailable, "shutting_down", telemetry.CategoryServer}
+	case isTimeout(err):
+		return downstreamFailure{http.StatusGatewayTimeout, "downstream_timeout", telemetry.CategoryTimeout}
+	}
+	return downstreamFailure{http.StatusBadGateway, "downstream_unavailable", telemetry.CategoryNetwork}
+}
+
+// isTimeout reports a deadline: the request's own, or the client's timeout
+// (a net.Error whose Timeout is true).
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 // execute asks the agent for a plan and the engine to run it, filling run.
@@ -284,7 +334,10 @@ func downstreamReason(err error) string {
 	if errors.As(err, &re) {
 		return fmt.Sprintf("%d %s: %s", re.Status, re.Code, re.Message)
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	case isTimeout(err):
 		return "timed out"
 	}
 	return "unreachable"
