@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 PKGS  := ./...
 
-.PHONY: bench demo demo-down build test lint fresh-check fuzz screenshots stack-up stack-down clean
+.PHONY: bench demo demo-down build test lint fresh-check fuzz load-bench screenshots stack-up stack-down clean
 
 ## demo: build and start the whole local stack and the three services, drive traffic, print where to look (Ctrl-C stops it)
 demo:
@@ -39,6 +39,10 @@ fresh-check:
 bench:
 	@cd bench && GOWORK=off $(GO) test -run XXX -bench . -benchmem -benchtime 1s -count 5 ./logging/ | tee logging.txt
 	@cd bench && GOWORK=off $(GO) test -run XXX -bench . -benchmem -count 5 ./middleware/ | tee middleware.txt
+
+## load-bench: capacity with telemetry on vs off, then 80 % of it for 60 s with every trace checked (scripts/load-bench.sh; needs make demo running)
+load-bench:
+	@scripts/load-bench.sh
 
 ## fuzz: run each fuzz target for a while (findings land in testdata/fuzz as regression seeds)
 fuzz:
