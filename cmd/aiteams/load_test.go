@@ -279,6 +279,11 @@ func TestLoadAgainstFakes(t *testing.T) {
 			t.Errorf("latency_ms.%s = %v", key, latency[key])
 		}
 	}
+	// The 2xx answers alone: what accepted requests saw beside the failed ones.
+	accepted, _ := doc["accepted_latency_ms"].(map[string]any)
+	if p, ok := accepted["max"].(float64); !ok || p > latency["max"].(float64) {
+		t.Errorf("accepted_latency_ms %v, latency_ms %v", accepted, latency)
+	}
 }
 
 // TestLoadTable runs a healthy closed loop and reads the table.

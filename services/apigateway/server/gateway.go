@@ -41,9 +41,11 @@ const (
 	// DefaultDownstreamTimeout leaves room for a remote LLM's plan (tens of
 	// seconds) and stays under the server's 60 s write timeout.
 	DefaultDownstreamTimeout = 30 * time.Second
-	// DefaultMaxInFlight fits two cores: the gateway mostly waits on the
-	// agent, engine and database, and a queue past this only adds latency.
-	DefaultMaxInFlight = 256
+	// DefaultMaxInFlight fits two cores: at twice the capacity of the demo
+	// stack (about 430 workflows/s), 64 keeps the accepted requests' p99 at
+	// 0.63 s where 256 let it grow to 1.95 s (bench/RESULTS.md); past it a
+	// queue only adds latency.
+	DefaultMaxInFlight = 64
 )
 
 // ConfigFromEnv reads API_KEYS, DATABASE_URL, DATA_DIR (default ./data),
