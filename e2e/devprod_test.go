@@ -130,58 +130,14 @@ func writeFile(t *testing.T, path, content string) {
 
 func portOf(addr string) string { return addr[strings.LastIndexByte(addr, ':')+1:] }
 
-// startCloudCollector runs our collector with the real cloud profile plus a
-// test-only overlay that moves its listen ports off the stack's collector,
-// and returns its OTLP/gRPC address. The collector cannot report the ports
-// it bound, so the ports are chosen free just before the start, and a start
-// that lost one of them to another process is retried with new ones.
+// startCloudCollector runs our collector with the real cloud profile on free
+// ports (startCollector), its queues in the test's own directory, and
+// returns its OTLP/gRPC address.
 func startCloudCollector(t *testing.T, root, dir string, env []string) string {
 	t.Helper()
-	for attempt := 1; ; attempt++ {
-		grpc, httpPort, prom, health, own := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
-		overlay := filepath.Join(dir, fmt.Sprintf("ports-%d.yml", attempt))
-		writeFile(t, overlay, fmt.Sprintf(`receivers:
-  otlp:
-    protocols:
-      grpc: {endpoint: %q}
-      http: {endpoint: %q}
-exporters:
-  prometheus: {endpoint: %q}
-extensions:
-  health_check: {endpoint: %q}
-  file_storage: {directory: %q}
-service:
-  telemetry:
-    metrics:
-      readers:
-        - pull: {exporter: {prometheus: {host: 127.0.0.1, port: %s}}}
-`, grpc, httpPort, prom, health, filepath.Join(dir, "queue"), portOf(own)))
-		name := fmt.Sprintf("collector-cloud-%d", attempt)
-		out, exited := startProcess(t, name, root, env, filepath.Join(root, ".bin", "otelcol-ai-teams"),
-			"--config", "monitoring/otel-collector-config.yml", "--config", "monitoring/otel-collector-cloud.yml", "--config", overlay)
-		healthy := false
-		poll(t, 60*time.Second, name+" healthy", func() (bool, string) {
-			select {
-			case <-exited:
-				return true, ""
-			default:
-			}
-			resp, err := http.Get("http://" + health + "/")
-			if err != nil {
-				return false, err.Error()
-			}
-			resp.Body.Close()
-			healthy = resp.StatusCode == http.StatusOK
-			return healthy, resp.Status
-		})
-		if healthy {
-			return grpc
-		}
-		if attempt == 3 || !strings.Contains(out.tail(1<<16), "address already in use") {
-			t.Fatalf("%s exited:\n%s", name, out.tail(3000))
-		}
-		t.Logf("%s lost a port to another process; starting again with new ports", name)
-	}
+	env = append(env, "OTEL_STORAGE_DIR="+filepath.Join(dir, "queue"))
+	return startCollector(t, filepath.Join(root, ".bin", "otelcol-ai-teams"), root, dir, env,
+		"monitoring/otel-collector-config.yml", "monitoring/otel-collector-cloud.yml").grpc
 }
 
 // freeAddr is a port free at the moment of the call, for processes that

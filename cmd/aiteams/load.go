@@ -118,6 +118,11 @@ type loadReport struct {
 	// the requests the gateway took on saw, beside the fast 503s.
 	Accepted latencySummary `json:"accepted_latency_ms"`
 
+	// Availability is 1 − the gateway's 5xx share over the run, computed as
+	// the SLO rules compute their error ratio (monitoring/alert-rules.yml).
+	Availability      *float64 `json:"availability,omitempty"`
+	AvailabilityQuery string   `json:"availability_query,omitempty"`
+
 	// What the backends showed.
 	Traces     traceSummary `json:"traces"`
 	Jaeger     delaySummary `json:"response_to_jaeger"`
@@ -424,6 +429,7 @@ func runLoadTest(ctx context.Context, c loadConfig, tick func()) (loadReport, er
 	}
 
 	done := make(chan struct{})
+	runStart := time.Now()
 	go func() {
 		l.drive(ctx)
 		counter.target = baseline + float64(l.answeredCount())
@@ -438,11 +444,22 @@ func runLoadTest(ctx context.Context, c loadConfig, tick func()) (loadReport, er
 	if prom != nil {
 		rep.Prometheus = counter.summary(l.reqs)
 		rep.Drops = dropIncreases(dropsBefore, readDropCounters(context.WithoutCancel(ctx), *prom))
+		rep.AvailabilityQuery = availabilityQuery(time.Since(runStart))
+		if v, err := prom.Query(context.WithoutCancel(ctx), rep.AvailabilityQuery); err == nil && len(v) == 1 {
+			rep.Availability = &v[0].Value
+		}
 	} else {
 		rep.Prometheus = delaySummary{Source: "no -prometheus", Skipped: true}
 	}
 	rep.Failures = loadFailures(rep)
 	return rep, nil
+}
+
+// availabilityQuery is the SLO rules' error ratio for the gateway over the
+// window since the run started (whole seconds), turned into availability.
+func availabilityQuery(since time.Duration) string {
+	w := fmt.Sprintf("%ds", int(math.Ceil(since.Seconds())))
+	return `1 - ((sum(increase(request_count{service="api-gateway",status_code=~"5.."}[` + w + `])) or vector(0)) / sum(increase(request_count{service="api-gateway"}[` + w + `])))`
 }
 
 // transportFailure: err is not an answer of the gateway, which would carry a status.
@@ -996,6 +1013,9 @@ func renderLoad(w io.Writer, rep loadReport) {
 		rep.Status.ServerError, rep.Status.TransportError, countsLine(rep.Status.ByCode))
 	if len(rep.Runs) > 0 {
 		row("workflow runs", "%s", countsLine(rep.Runs))
+	}
+	if rep.Availability != nil {
+		row("availability", "%.3f%%  (1 − the gateway's 5xx share over the run, as the SLO rules compute it)", *rep.Availability*100)
 	}
 	row("client latency", "p50 %s · p99 %s · p99.9 %s · max %s  (from the %s)", ms(rep.LatencyMS.P50), ms(rep.LatencyMS.P99),
 		ms(rep.LatencyMS.P999), ms(rep.LatencyMS.Max), rep.LatencyMS.From)

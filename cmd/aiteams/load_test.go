@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -33,11 +34,12 @@ type fakeStack struct {
 	promDelay   time.Duration
 	baseline    float64 // request_count before the run
 
-	mu         sync.Mutex
-	answeredAt map[string]time.Time
-	goals      []string
-	authOK     int
-	dropReads  int
+	mu                sync.Mutex
+	availabilityQuery string // the last one asked
+	answeredAt        map[string]time.Time
+	goals             []string
+	authOK            int
+	dropReads         int
 }
 
 func newFakeStack(t *testing.T, configure func(*fakeStack)) *fakeStack {
@@ -167,6 +169,11 @@ func (f *fakeStack) servePrometheus(w http.ResponseWriter, r *http.Request) {
 		}
 		f.mu.Unlock()
 		result = fmt.Sprintf(`[{"metric":{},"value":[%.3f,"%g"]}]`, float64(time.Now().UnixMilli())/1000, n)
+	case strings.HasPrefix(q, "1 - ((sum(increase(request_count{service=\"api-gateway\",status_code=~\"5..\"}["):
+		f.mu.Lock()
+		f.availabilityQuery = q
+		f.mu.Unlock()
+		result = fmt.Sprintf(`[{"metric":{},"value":[%.3f,"0.9"]}]`, float64(time.Now().UnixMilli())/1000)
 	case strings.Contains(q, "otelcol_exporter_send_failed_spans"):
 		f.mu.Lock()
 		v := 10 + 3*min(f.dropReads, 1)
@@ -278,6 +285,10 @@ func TestLoadAgainstFakes(t *testing.T) {
 		if _, ok := latency[key].(float64); !ok {
 			t.Errorf("latency_ms.%s = %v", key, latency[key])
 		}
+	}
+	// Availability as the SLO rules compute it, over the run's window.
+	if a, ok := doc["availability"].(float64); !ok || a != 0.9 || !regexp.MustCompile(`\[\d+s\]\)\)`).MatchString(f.availabilityQuery) {
+		t.Errorf("availability %v from %q", doc["availability"], f.availabilityQuery)
 	}
 	// The 2xx answers alone: what accepted requests saw beside the failed ones.
 	accepted, _ := doc["accepted_latency_ms"].(map[string]any)
