@@ -124,7 +124,7 @@ func (s *Server) requestPage(w http.ResponseWriter, r *http.Request) {
 		} else {
 			v.Problems = append(v.Problems, problem{Source: "lookup",
 				Message: fmt.Sprintf("Nothing carries tracking id %s: Jaeger has no trace with it, no log line and no database row has it.", id),
-				Fix:     "A request's spans reach Jaeger a few seconds after its response; reload in a moment. The local Jaeger keeps traces in memory, so requests from before it last started are gone."})
+				Fix:     "A request's spans reach Jaeger a few seconds after its response; reload in a moment. The local Jaeger keeps traces for three days (.run/jaeger)."})
 		}
 		v.Title = "Request not found"
 		s.render(w, r, status, "request", v)
