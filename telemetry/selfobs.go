@@ -166,23 +166,22 @@ func metricReader() []sdkmetric.PeriodicReaderOption {
 }
 
 func spanQueue() []sdktrace.BatchSpanProcessorOption {
-	var opts []sdktrace.BatchSpanProcessorOption
-	if envUnset("OTEL_BSP_MAX_QUEUE_SIZE") {
-		opts = append(opts, sdktrace.WithMaxQueueSize(QueueSize))
-	}
-	if envUnset("OTEL_BSP_EXPORT_TIMEOUT") {
-		opts = append(opts, sdktrace.WithExportTimeout(processorTimeout))
-	}
-	return opts
+	return unlessSet("OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BSP_EXPORT_TIMEOUT", sdktrace.WithMaxQueueSize, sdktrace.WithExportTimeout)
 }
 
 func logQueue() []sdklog.BatchProcessorOption {
-	var opts []sdklog.BatchProcessorOption
-	if envUnset("OTEL_BLRP_MAX_QUEUE_SIZE") {
-		opts = append(opts, sdklog.WithMaxQueueSize(QueueSize))
+	return unlessSet("OTEL_BLRP_MAX_QUEUE_SIZE", "OTEL_BLRP_EXPORT_TIMEOUT", sdklog.WithMaxQueueSize, sdklog.WithExportTimeout)
+}
+
+// unlessSet gives a batch processor our queue size and export timeout,
+// each only where its environment variable sets nothing.
+func unlessSet[O any](queueEnv, timeoutEnv string, queue func(int) O, timeout func(time.Duration) O) []O {
+	var opts []O
+	if envUnset(queueEnv) {
+		opts = append(opts, queue(QueueSize))
 	}
-	if envUnset("OTEL_BLRP_EXPORT_TIMEOUT") {
-		opts = append(opts, sdklog.WithExportTimeout(processorTimeout))
+	if envUnset(timeoutEnv) {
+		opts = append(opts, timeout(processorTimeout))
 	}
 	return opts
 }
