@@ -144,7 +144,7 @@ func (s *Server) requestPage(w http.ResponseWriter, r *http.Request) {
 				break
 			}
 		}
-		selected := s.selectedSpan(trace, r.URL.Query().Get("span"), &v)
+		selected := s.selectedSpan(trace, byID, r.URL.Query().Get("span"), &v)
 		spanHref := func(spanID string) string { return "/requests/" + id + "?span=" + url.QueryEscape(spanID) + "#span" }
 		v.Waterfall = waterfallSVG(trace, spanHref, selected)
 		v.Failures = failures(trace, v.Start)
@@ -169,7 +169,7 @@ func (s *Server) requestPage(w http.ResponseWriter, r *http.Request) {
 // selectedSpan picks the span whose details the page shows: the one asked
 // for, else the first span with an error event, else the first failed
 // span, else the first span.
-func (s *Server) selectedSpan(t *lookup.Trace, asked string, v *requestView) string {
+func (s *Server) selectedSpan(t *lookup.Trace, byID map[string]*lookup.Span, asked string, v *requestView) string {
 	pick := -1
 	for i, sp := range t.Spans {
 		if asked != "" && sp.SpanID == asked {
@@ -197,9 +197,9 @@ func (s *Server) selectedSpan(t *lookup.Trace, asked string, v *requestView) str
 	}
 	pick = max(pick, 0)
 	sp := &t.Spans[pick]
-	first, _ := t.Bounds()
+	first := v.Start
 	sv := &spanView{Span: sp, Offset: sp.Start.Sub(first), Attrs: fields(sp.Attributes)}
-	if p := t.Tree().ByID[sp.ParentID]; p != nil {
+	if p := byID[sp.ParentID]; p != nil {
 		sv.Parent = p.Service + " " + p.Name
 	}
 	for _, e := range sp.Events {
