@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -114,6 +115,15 @@ func RunWithin(ctx context.Context, srv *http.Server, tel *telemetry.Telemetry, 
 		slog.String("version", tel.Config.ServiceVersion),
 		slog.String("otlp_endpoint", tel.Config.OTLPEndpoint))
 
+	if addr := Env("PPROF_ADDR", ""); addr != "" {
+		closeProfiling, err := serveProfiling(addr, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer closeProfiling()
+	}
+
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -141,6 +151,34 @@ func RunWithin(ctx context.Context, srv *http.Server, tel *telemetry.Telemetry, 
 	// Shutdown reports what it could not deliver itself, in one line.
 	_ = tel.Shutdown(tctx)
 	return err
+}
+
+// serveProfiling serves net/http/pprof on addr, a loopback address only:
+// profiles show request data and cost CPU to take, so they are for the
+// person running the process (PPROF_ADDR, e.g. 127.0.0.1:0), never a port
+// a load balancer could route to. The address bound is logged.
+func serveProfiling(addr string, log *slog.Logger) (func(), error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("PPROF_ADDR=%q: want host:port, e.g. 127.0.0.1:0: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("PPROF_ADDR=%q: profiles are served on a loopback address only (127.0.0.1:PORT)", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("PPROF_ADDR: listening on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("profiling", slog.String("pprof_addr", ln.Addr().String()))
+	return func() { _ = srv.Close() }, nil
 }
 
 // drain stops accepting and waits for in-flight requests until drainBy;

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,5 +128,60 @@ func TestRunCutsOffRequestsThatIgnoreCancellation(t *testing.T) {
 		}
 	case <-time.After(budget + 5*time.Second):
 		t.Fatalf("RunWithin still running %v after the stop; its budget is %v", budget+5*time.Second, budget)
+	}
+}
+
+// PPROF_ADDR serves CPU and heap profiles beside the service, on loopback
+// only, and says where in the log.
+func TestProfilingOnLoopbackOnly(t *testing.T) {
+	t.Setenv("PPROF_ADDR", "127.0.0.1:0")
+	logs := make(logLines, 64)
+	tel := &telemetry.Telemetry{Logger: slog.New(telemetry.NewHandler(logs, telemetry.HandlerOptions{Service: "test"}))}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := make(chan error, 1)
+	go func() {
+		done <- RunWithin(ctx, NewServer("127.0.0.1:0", http.NotFoundHandler(), tel.Logger), tel, time.Second)
+	}()
+	var pprofAddr string
+	for timeout := time.After(10 * time.Second); pprofAddr == ""; {
+		select {
+		case raw := <-logs:
+			var line struct {
+				Message   string
+				PprofAddr string `json:"pprof_addr"`
+			}
+			if json.Unmarshal(raw, &line) == nil && line.Message == "profiling" {
+				pprofAddr = line.PprofAddr
+			}
+		case err := <-done:
+			t.Fatalf("RunWithin returned: %v", err)
+		case <-timeout:
+			t.Fatal("no profiling line within 10s")
+		}
+	}
+	res, err := http.Get("http://" + pprofAddr + "/debug/pprof/heap?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("heap profile")) {
+		t.Fatalf("heap profile: %d %.200s", res.StatusCode, body)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := http.Get("http://" + pprofAddr + "/debug/pprof/"); err == nil {
+		t.Error("the profiling listener outlived the server")
+	}
+
+	for _, addr := range []string{"0.0.0.0:0", ":0", "10.0.0.1:6060", "nonsense"} {
+		t.Setenv("PPROF_ADDR", addr)
+		err := RunWithin(context.Background(), NewServer("127.0.0.1:0", http.NotFoundHandler(), tel.Logger), tel, time.Second)
+		if err == nil || !strings.Contains(err.Error(), "PPROF_ADDR") {
+			t.Errorf("PPROF_ADDR=%s: want a refusal naming PPROF_ADDR, got %v", addr, err)
+		}
 	}
 }
