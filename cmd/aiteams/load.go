@@ -77,6 +77,10 @@ type loadConfig struct {
 	mix                                 goalMix
 	checkTimeout                        time.Duration
 	pollEvery                           time.Duration
+	// delaySample: every n-th request's trace is watched from its answer
+	// (its delay to Jaeger is timed); the others are looked up once the
+	// run has ended, for completeness only. 1: all are timed.
+	delaySample int
 }
 
 // goalMix is the share (0..1) of requests whose goal carries the planner's
@@ -206,6 +210,7 @@ func runLoad(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.prometheus, "prometheus", envOr("PROMETHEUS_URL", "http://127.0.0.1:9090"), `Prometheus base URL (env PROMETHEUS_URL; "": no metric check)`)
 	fs.DurationVar(&c.checkTimeout, "check-timeout", time.Minute, "keep polling Jaeger and Prometheus this long after the last answer (at most 10m)")
 	fs.DurationVar(&c.pollEvery, "poll", 250*time.Millisecond, "poll interval of the checks: the resolution of the delays to Jaeger and Prometheus")
+	fs.IntVar(&c.delaySample, "delay-sample", 1, "time the delay to Jaeger on every n-th request only; the rest are checked for completeness after the run (keeps the checker's CPU off the services at high rates)")
 	asJSON := fs.Bool("json", false, "print one JSON document")
 	if err := parseCommand(fs, args, stdout, "aiteams load [flags]",
 		"Sends workflow requests to a loopback gateway, at a fixed rate (open loop: latency\n"+
@@ -278,6 +283,8 @@ func (c loadConfig) validate() error {
 		return usageErr("-check-timeout %s: want 0 to %s", c.checkTimeout, loadMaxCheckTimeout)
 	case c.pollEvery < 10*time.Millisecond || c.pollEvery > 10*time.Second:
 		return usageErr("-poll %s: want 10ms to 10s", c.pollEvery)
+	case c.delaySample < 1 || c.delaySample > c.count:
+		return usageErr("-delay-sample %d: want 1 (every request) to -count", c.delaySample)
 	}
 	return nil
 }
@@ -414,7 +421,7 @@ func runLoadTest(ctx context.Context, c loadConfig, tick func()) (loadReport, er
 	}
 
 	runEnded := make(chan struct{})
-	traces := &traceWatcher{jaeger: jaeger, reqs: l.reqs, answered: l.answered}
+	traces := &traceWatcher{jaeger: jaeger, reqs: l.reqs, answered: l.answered, sampleEvery: max(c.delaySample, 1), runEnded: runEnded}
 	counter := &counterWatcher{prom: prom, baseline: baseline}
 	var watchers sync.WaitGroup
 	if jaeger != nil {
@@ -618,15 +625,18 @@ func pollUntil(ctx context.Context, every, checkTimeout time.Duration, runEnded 
 	}
 }
 
-// traceWatcher looks each answered request's trace up from the moment its
+// traceWatcher looks each timed request's trace up from the moment its
 // answer arrived, so the delay to Jaeger is the pipeline's, not the rest of
-// the run's.
+// the run's. Requests outside the delay sample wait for the run's end.
 type traceWatcher struct {
-	jaeger     *lookup.Jaeger
-	reqs       []loadRequest
-	answered   <-chan int
-	pending    []int
-	longestGap time.Duration
+	jaeger      *lookup.Jaeger
+	reqs        []loadRequest
+	answered    <-chan int
+	sampleEvery int
+	runEnded    <-chan struct{}
+	pending     []int
+	later       []int // answered, not timed: looked up after the run
+	longestGap  time.Duration
 
 	mu        sync.Mutex
 	errors    int
@@ -637,10 +647,17 @@ func (w *traceWatcher) poll(ctx context.Context) {
 	for more := true; more; {
 		select {
 		case i := <-w.answered:
-			w.pending = append(w.pending, i)
+			if w.timed(i) {
+				w.pending = append(w.pending, i)
+			} else {
+				w.later = append(w.later, i)
+			}
 		default:
 			more = false
 		}
+	}
+	if len(w.later) > 0 && w.ended() {
+		w.pending, w.later = append(w.pending, w.later...), nil
 	}
 	slots := make(chan struct{}, loadTraceCheckers)
 	var checks sync.WaitGroup
@@ -676,7 +693,19 @@ func (w *traceWatcher) check(ctx context.Context, r *loadRequest) {
 	}
 }
 
-func (w *traceWatcher) finished() bool { return len(w.pending) == 0 }
+func (w *traceWatcher) finished() bool { return len(w.pending) == 0 && len(w.later) == 0 }
+
+// timed reports whether request i is in the delay sample.
+func (w *traceWatcher) timed(i int) bool { return w.sampleEvery <= 1 || i%w.sampleEvery == 0 }
+
+func (w *traceWatcher) ended() bool {
+	select {
+	case <-w.runEnded:
+		return true
+	default:
+		return false
+	}
+}
 
 // tracePartsMissing lists what a workflow request's trace lacks of a
 // complete one: each service's server span and the gateway's database span.
@@ -701,6 +730,17 @@ func tracePartsMissing(t *lookup.Trace) []string {
 		missing = append(missing, "api-gateway database span")
 	}
 	return missing
+}
+
+// timedCount is how many requests with a tracking id are in the delay sample.
+func (w *traceWatcher) timedCount(reqs []loadRequest) int {
+	n := 0
+	for i := range reqs {
+		if reqs[i].sent && reqs[i].trackingID != "" && w.timed(i) {
+			n++
+		}
+	}
+	return n
 }
 
 func (w *traceWatcher) summary(reqs []loadRequest, jaegerURL string) (traceSummary, delaySummary) {
@@ -737,11 +777,17 @@ func (w *traceWatcher) summary(reqs []loadRequest, jaegerURL string) (traceSumma
 			continue
 		}
 		ts.Complete++
-		delays = append(delays, r.traceComplete.Sub(r.ended).Seconds())
+		if w.timed(i) {
+			delays = append(delays, r.traceComplete.Sub(r.ended).Seconds())
+		}
 	}
 	ts.FoundPct, ts.CompletePct = share100(ts.Found, ts.Checked), share100(ts.Complete, ts.Checked)
 	ts.LookupErrors, ts.LastError = w.errors, w.lastError
 	ds.Visible, ds.Total = ts.Complete, ts.Checked
+	if w.sampleEvery > 1 {
+		ds.Visible, ds.Total = len(delays), w.timedCount(reqs)
+		ds.Source += fmt.Sprintf(", every %d. request timed", w.sampleEvery)
+	}
 	ds.P50, ds.P99 = percentileOf(delays, 50), percentileOf(delays, 99)
 	ds.ResolutionS = w.longestGap.Seconds()
 	ds.Errors, ds.LastError = w.errors, w.lastError

@@ -38,6 +38,7 @@ type fakeStack struct {
 	availabilityQuery string // the last one asked
 	answeredAt        map[string]time.Time
 	goals             []string
+	firstLookup       map[string]time.Time // Jaeger: when each id was first asked for
 	authOK            int
 	dropReads         int
 }
@@ -48,7 +49,7 @@ func newFakeStack(t *testing.T, configure func(*fakeStack)) *fakeStack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeStack{answeredAt: map[string]time.Time{}, baseline: 7}
+	f := &fakeStack{answeredAt: map[string]time.Time{}, firstLookup: map[string]time.Time{}, baseline: 7}
 	if configure != nil {
 		configure(f)
 	}
@@ -112,6 +113,9 @@ func (f *fakeStack) serveJaeger(t *testing.T, w http.ResponseWriter, r *http.Req
 	id := strings.TrimPrefix(r.URL.Path, "/api/traces/")
 	f.mu.Lock()
 	at, ok := f.answeredAt[id]
+	if _, asked := f.firstLookup[id]; !asked {
+		f.firstLookup[id] = time.Now()
+	}
 	f.mu.Unlock()
 	if !ok || time.Since(at) < f.jaegerDelay {
 		w.WriteHeader(http.StatusNotFound)
@@ -294,6 +298,45 @@ func TestLoadAgainstFakes(t *testing.T) {
 	accepted, _ := doc["accepted_latency_ms"].(map[string]any)
 	if p, ok := accepted["max"].(float64); !ok || p > latency["max"].(float64) {
 		t.Errorf("accepted_latency_ms %v, latency_ms %v", accepted, latency)
+	}
+}
+
+// With -delay-sample n only every n-th trace is looked up while the load
+// runs, timed from its answer; every trace is still checked for completeness.
+func TestLoadDelaySample(t *testing.T) {
+	f := newFakeStack(t, func(f *fakeStack) { f.jaegerDelay = 100 * time.Millisecond })
+	var stdout, stderr bytes.Buffer
+	code := run(f.args("-rate", "100", "-concurrency", "4", "-count", "40", "-duration", "5s", "-check-timeout", "5s",
+		"-delay-sample", "5", "--json"), &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d; stderr %s", code, stderr.String())
+	}
+	var rep loadReport
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Traces.Checked != 40 || rep.Traces.Complete != 40 {
+		t.Errorf("traces %+v, want all 40 checked and complete", rep.Traces)
+	}
+	if j := rep.Jaeger; j.Total != 8 || j.Visible != 8 || j.P50 == nil || *j.P50 < f.jaegerDelay.Seconds()/2 || !strings.Contains(j.Source, "every 5.") {
+		t.Errorf("response → Jaeger %+v, want 8 of 8 timed", j)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var lastAnswer time.Time
+	for _, at := range f.answeredAt {
+		if at.After(lastAnswer) {
+			lastAnswer = at
+		}
+	}
+	during := 0
+	for _, at := range f.firstLookup {
+		if at.Before(lastAnswer) {
+			during++
+		}
+	}
+	if len(f.firstLookup) != 40 || during == 0 || during > 8 {
+		t.Errorf("%d traces looked up, %d of them while the load ran; want 40, and 1 to 8 during it", len(f.firstLookup), during)
 	}
 }
 
