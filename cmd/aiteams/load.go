@@ -421,12 +421,12 @@ func runLoadTest(ctx context.Context, c loadConfig, tick func()) (loadReport, er
 	}
 
 	runEnded := make(chan struct{})
-	traces := &traceWatcher{jaeger: jaeger, reqs: l.reqs, answered: l.answered, sampleEvery: max(c.delaySample, 1), runEnded: runEnded}
+	traces := &traceWatcher{jaeger: jaeger, reqs: l.reqs, answered: l.answered, sampleEvery: max(c.delaySample, 1), runEnded: runEnded, pollEvery: c.pollEvery}
 	counter := &counterWatcher{prom: prom, baseline: baseline}
 	var watchers sync.WaitGroup
 	if jaeger != nil {
 		watchers.Go(func() {
-			traces.longestGap = pollUntil(ctx, c.pollEvery, c.checkTimeout, runEnded, traces.poll, traces.finished)
+			pollUntil(ctx, c.pollEvery, c.checkTimeout, runEnded, traces.poll, traces.finished)
 		})
 	}
 	if prom != nil {
@@ -636,7 +636,12 @@ type traceWatcher struct {
 	runEnded    <-chan struct{}
 	pending     []int
 	later       []int // answered, not timed: looked up after the run
-	longestGap  time.Duration
+	pollEvery   time.Duration
+	lastPoll    time.Time
+	// timedGap is the longest time between two polls while a timed request
+	// waited: the resolution of the delays (the untimed lookups after the
+	// run take longer, and time nothing).
+	timedGap time.Duration
 
 	mu        sync.Mutex
 	errors    int
@@ -656,9 +661,16 @@ func (w *traceWatcher) poll(ctx context.Context) {
 			more = false
 		}
 	}
-	if len(w.later) > 0 && w.ended() {
+	now := time.Now()
+	if slices.ContainsFunc(w.pending, w.timed) {
+		if !w.lastPoll.IsZero() {
+			w.timedGap = max(w.timedGap, now.Sub(w.lastPoll))
+		}
+	} else if len(w.later) > 0 && w.ended() {
+		// The timed ones are done: their delays stay the pipeline's.
 		w.pending, w.later = append(w.pending, w.later...), nil
 	}
+	w.lastPoll = now
 	slots := make(chan struct{}, loadTraceCheckers)
 	var checks sync.WaitGroup
 	for _, i := range w.pending {
@@ -789,7 +801,7 @@ func (w *traceWatcher) summary(reqs []loadRequest, jaegerURL string) (traceSumma
 		ds.Source += fmt.Sprintf(", every %d. request timed", w.sampleEvery)
 	}
 	ds.P50, ds.P99 = percentileOf(delays, 50), percentileOf(delays, 99)
-	ds.ResolutionS = w.longestGap.Seconds()
+	ds.ResolutionS = max(w.timedGap, w.pollEvery).Seconds()
 	ds.Errors, ds.LastError = w.errors, w.lastError
 	return ts, ds
 }
