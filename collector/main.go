@@ -6,6 +6,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 
 	"go.opentelemetry.io/collector/component"
@@ -58,6 +59,14 @@ func settings() otelcol.CollectorSettings {
 }
 
 func main() {
+	if addr := os.Getenv("PPROF_ADDR"); addr != "" {
+		bound, err := serveProfiling(addr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, distCommand+":", err)
+			os.Exit(1)
+		}
+		fmt.Fprintln(os.Stderr, distCommand+": profiling on http://"+bound+"/debug/pprof/")
+	}
 	if err := run(settings()); err != nil {
 		// cobra already printed the error; do not log it twice.
 		os.Exit(1)
