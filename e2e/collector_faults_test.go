@@ -232,9 +232,10 @@ type traceSink struct {
 	coltracepb.UnimplementedTraceServiceServer
 	addr string
 
-	mu   sync.Mutex
-	seen map[uint64]int // span id → times received
-	srv  *grpc.Server
+	mu    sync.Mutex
+	seen  map[uint64]int               // span id → times received
+	attrs map[uint64]map[string]string // span id → its string attributes, last received
+	srv   *grpc.Server
 }
 
 func startTraceSink(t *testing.T) *traceSink {
@@ -243,7 +244,7 @@ func startTraceSink(t *testing.T) *traceSink {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &traceSink{addr: ln.Addr().String(), seen: map[uint64]int{}}
+	s := &traceSink{addr: ln.Addr().String(), seen: map[uint64]int{}, attrs: map[uint64]map[string]string{}}
 	s.serve(ln)
 	t.Cleanup(s.stop)
 	return s
@@ -288,6 +289,11 @@ func (s *traceSink) Export(_ context.Context, req *coltracepb.ExportTraceService
 			for _, sp := range ss.GetSpans() {
 				if id := sp.GetSpanId(); len(id) == 8 {
 					s.seen[binary.BigEndian.Uint64(id)]++
+					attrs := map[string]string{}
+					for _, kv := range sp.GetAttributes() {
+						attrs[kv.GetKey()] = kv.GetValue().GetStringValue()
+					}
+					s.attrs[binary.BigEndian.Uint64(id)] = attrs
 				}
 			}
 		}
