@@ -649,6 +649,9 @@ type traceWatcher struct {
 }
 
 func (w *traceWatcher) poll(ctx context.Context) {
+	// Read before draining: once the run has ended every answer is queued,
+	// so none can arrive, timed, behind the lookups after the run.
+	ended := w.ended()
 	for more := true; more; {
 		select {
 		case i := <-w.answered:
@@ -666,7 +669,7 @@ func (w *traceWatcher) poll(ctx context.Context) {
 		if !w.lastPoll.IsZero() {
 			w.timedGap = max(w.timedGap, now.Sub(w.lastPoll))
 		}
-	} else if len(w.later) > 0 && w.ended() {
+	} else if len(w.later) > 0 && ended {
 		// The timed ones are done: their delays stay the pipeline's.
 		w.pending, w.later = append(w.pending, w.later...), nil
 	}
