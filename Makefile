@@ -40,7 +40,7 @@ bench:
 	@cd bench && GOWORK=off $(GO) test -run XXX -bench . -benchmem -benchtime 1s -count 5 ./logging/ | tee logging.txt
 	@cd bench && GOWORK=off $(GO) test -run XXX -bench . -benchmem -count 5 ./middleware/ | tee middleware.txt
 
-## load-bench: capacity with telemetry on vs off, then 80 % of it for 60 s with every trace checked (scripts/load-bench.sh; needs make demo running)
+## load-bench: capacity with telemetry on vs off (pinned), profiles of each service, then 80 % of it for 60 s with every trace checked (scripts/load-bench.sh; needs make demo running)
 load-bench:
 	@scripts/load-bench.sh
 
