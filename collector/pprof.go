@@ -24,11 +24,11 @@ func serveProfiling(addr string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("PPROF_ADDR: %w", err)
 	}
+	// The named profiles (heap, goroutine, ...) through Index, and CPU;
+	// symbols come from the binary given to go tool pprof.
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return ln.Addr().String(), nil

@@ -201,6 +201,21 @@ func (f *fakeStack) args(extra ...string) []string {
 		"-prometheus", f.prometheus.URL, "-poll", "20ms"}, extra...)
 }
 
+// runLoadReport runs aiteams load --json against f, wants exit code want,
+// and returns the report and what was printed.
+func runLoadReport(t *testing.T, f *fakeStack, want int, args ...string) (loadReport, *bytes.Buffer, *bytes.Buffer) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if code := run(f.args(append(args, "--json")...), &stdout, &stderr); code != want {
+		t.Fatalf("exit %d, want %d; stderr %s", code, want, stderr.String())
+	}
+	var rep loadReport
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("not one JSON document: %v\n%s", err, stdout.String())
+	}
+	return rep, &stdout, &stderr
+}
+
 // TestLoadAgainstFakes runs fixed-rate load against a gateway that fails
 // every tenth request, with one trace that never completes, and reads the
 // whole JSON report.
@@ -209,16 +224,9 @@ func TestLoadAgainstFakes(t *testing.T) {
 		f.failEvery, f.incomplete = 10, fmt.Sprintf("%032x", 3)
 		f.jaegerDelay, f.promDelay = 200*time.Millisecond, 200*time.Millisecond
 	})
-	var stdout, stderr bytes.Buffer
-	code := run(f.args("-rate", "200", "-concurrency", "4", "-count", "40", "-duration", "5s", "-check-timeout", "1s",
-		"-goal-mix", "partial=10%,fail=5%", "--json"), &stdout, &stderr)
-	if code != 1 {
-		t.Fatalf("exit %d, want 1 (failed requests, an incomplete trace); stderr %s", code, stderr.String())
-	}
-	var rep loadReport
-	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
-		t.Fatalf("not one JSON document: %v\n%s", err, stdout.String())
-	}
+	// Exit 1: failed requests, an incomplete trace.
+	rep, stdout, stderr := runLoadReport(t, f, 1, "-rate", "200", "-concurrency", "4", "-count", "40", "-duration", "5s", "-check-timeout", "1s",
+		"-goal-mix", "partial=10%,fail=5%")
 	if rep.Mode != "fixed_rate" || rep.TargetRate != 200 || rep.Requests != (requestCounts{Planned: 40, Sent: 40}) || f.requests() != 40 || f.authOK != 40 {
 		t.Errorf("mode %s at %g, requests %+v, gateway saw %d (%d with the key)", rep.Mode, rep.TargetRate, rep.Requests, f.requests(), f.authOK)
 	}
@@ -305,16 +313,8 @@ func TestLoadAgainstFakes(t *testing.T) {
 // runs, timed from its answer; every trace is still checked for completeness.
 func TestLoadDelaySample(t *testing.T) {
 	f := newFakeStack(t, func(f *fakeStack) { f.jaegerDelay = 100 * time.Millisecond })
-	var stdout, stderr bytes.Buffer
-	code := run(f.args("-rate", "100", "-concurrency", "4", "-count", "40", "-duration", "5s", "-check-timeout", "5s",
-		"-delay-sample", "5", "--json"), &stdout, &stderr)
-	if code != 0 {
-		t.Fatalf("exit %d; stderr %s", code, stderr.String())
-	}
-	var rep loadReport
-	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep, _, _ := runLoadReport(t, f, 0, "-rate", "100", "-concurrency", "4", "-count", "40", "-duration", "5s", "-check-timeout", "5s",
+		"-delay-sample", "5")
 	if rep.Traces.Checked != 40 || rep.Traces.Complete != 40 {
 		t.Errorf("traces %+v, want all 40 checked and complete", rep.Traces)
 	}
