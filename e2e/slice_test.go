@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -102,7 +101,7 @@ func (s *slice) telemetry(t *testing.T, name string) *telemetry.Telemetry {
 		Logger:         slog.New(telemetry.NewHandler(sink, telemetry.HandlerOptions{Service: name, Level: slog.LevelDebug})),
 		TracerProvider: tp,
 		MeterProvider:  mp,
-		Propagator:     propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
+		Propagator:     telemetry.DefaultPropagator(),
 		Metrics:        m,
 	}
 }

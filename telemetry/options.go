@@ -36,13 +36,14 @@ func newConfig(opts []Option) *config {
 	if c.tracerProvider == nil {
 		c.tracerProvider = otel.GetTracerProvider()
 	}
+	c.tracerProvider = withRandomFlag(c.tracerProvider)
 	if c.meterProvider == nil {
 		c.meterProvider = otel.GetMeterProvider()
 	}
 	if c.propagators == nil {
 		// W3C, explicitly: the global default is a no-op until Setup runs,
 		// and a service that silently drops traceparent breaks the trace.
-		c.propagators = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+		c.propagators = DefaultPropagator()
 	}
 	if c.logger == nil {
 		c.logger = slog.Default()
@@ -63,7 +64,7 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 	return func(c *config) { c.meterProvider = mp }
 }
 
-// WithPropagators sets the propagators; default W3C trace context + baggage.
+// WithPropagators sets the propagators; default DefaultPropagator().
 func WithPropagators(p propagation.TextMapPropagator) Option {
 	return func(c *config) { c.propagators = p }
 }

@@ -50,8 +50,8 @@ type Telemetry struct {
 	shutdowns []providerShutdown
 }
 
-// Setup builds the tracer, meter and logger providers, installs them (and the
-// W3C trace-context + baggage propagator) as the OTel globals, and returns a
+// Setup builds the tracer, meter and logger providers, installs them (and
+// DefaultPropagator) as the OTel globals, and returns a
 // logger that writes CloudWatch-shaped JSON to stdout and the same records to
 // the OTel logs pipeline.
 //
@@ -75,7 +75,7 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 
 	t := &Telemetry{
 		Config:     cfg,
-		Propagator: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
+		Propagator: DefaultPropagator(),
 	}
 	otel.SetTextMapPropagator(t.Propagator)
 	otel.SetErrorHandler(newOnceErrorHandler(slog.New(stdout), time.Minute))
@@ -86,7 +86,7 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		// an untrusted caller's traceparent as ours).
 		tp := sdktrace.NewTracerProvider()
 		t.shutdowns = append(t.shutdowns, providerShutdown{"traces", tp.Shutdown})
-		t.TracerProvider = tp
+		t.TracerProvider = withRandomFlag(tp)
 		t.MeterProvider = metricnoop.NewMeterProvider()
 		t.LoggerProvider = lognoop.NewLoggerProvider()
 		t.Logger = slog.New(stdout)
@@ -129,10 +129,10 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewBatchProcessor(logExp, logQueue()...)), sdklog.WithResource(res))
 	t.shutdowns = append(t.shutdowns, providerShutdown{"logs", lp.Shutdown})
 
-	otel.SetTracerProvider(tp)
+	t.TracerProvider, t.MeterProvider, t.LoggerProvider = withRandomFlag(tp), mp, lp
+	otel.SetTracerProvider(t.TracerProvider)
 	otel.SetMeterProvider(mp)
 	global.SetLoggerProvider(lp)
-	t.TracerProvider, t.MeterProvider, t.LoggerProvider = tp, mp, lp
 
 	bridge := otelslog.NewHandler(ScopeName, otelslog.WithLoggerProvider(lp), otelslog.WithVersion(cfg.ServiceVersion))
 	lineOpts.Also = levelGate{bridge, level}

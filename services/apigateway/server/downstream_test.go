@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -42,7 +41,7 @@ func recordedTelemetry(t *testing.T, rec *tracetest.SpanRecorder) *telemetry.Tel
 		Logger:         slog.New(slog.DiscardHandler),
 		TracerProvider: tp,
 		MeterProvider:  mp,
-		Propagator:     propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
+		Propagator:     telemetry.DefaultPropagator(),
 		Metrics:        m,
 	}
 }
