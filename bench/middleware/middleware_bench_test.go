@@ -167,7 +167,7 @@ func serveOurs(b *testing.B, p providers, logger *slog.Logger) {
 		TracerProvider: p.tp,
 		MeterProvider:  p.mp,
 		LoggerProvider: p.lp,
-		Propagator:     propagator,
+		Propagator:     telemetry.DefaultPropagator(),
 		Metrics:        m,
 	}
 	serve(b, tel.Middleware()(routes()))
