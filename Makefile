@@ -46,7 +46,7 @@ load-bench:
 
 ## fuzz: run each fuzz target for a while (findings land in testdata/fuzz as regression seeds)
 fuzz:
-	@cd telemetry && for f in FuzzTraceparent FuzzHeaders FuzzHandler; do $(GO) test -run XXX -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-30s} . || exit 1; done
+	@cd telemetry && for f in FuzzTraceparent FuzzHeaders FuzzHandler FuzzLogAttributeTree FuzzTraceContextPropagator; do $(GO) test -run XXX -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-30s} . || exit 1; done
 
 stack-up:
 	@scripts/stack.sh up
