@@ -20,15 +20,7 @@ import (
 // as processes with default settings and no collector listening, and
 // checks they serve a workflow and log JSON lines carrying its tracking id.
 func TestBinariesStartWithoutCollector(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds binaries")
-	}
-	bin := t.TempDir()
-	build := exec.Command("go", "build", "-o", bin+"/", "./cmd/...")
-	build.Dir = repoRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildCommands(t, "./cmd/...")
 	// A collector that is down: the port is held by the test, connections are closed at once.
 	deadOTLP := refusingAddr(t)
 	var running sync.WaitGroup
@@ -70,6 +62,22 @@ func TestBinariesStartWithoutCollector(t *testing.T) {
 		})
 		checkLogLines(t, name, out.lines(t, name))
 	}
+}
+
+// buildCommands builds the packages' commands into a temporary directory
+// and returns it; with -short the test is skipped instead.
+func buildCommands(t *testing.T, pkgs ...string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds binaries")
+	}
+	bin := t.TempDir()
+	build := exec.Command("go", append([]string{"build", "-o", bin + "/"}, pkgs...)...)
+	build.Dir = repoRoot(t)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }
 
 // startBinary starts path; at cleanup it sends SIGINT (all processes stop

@@ -6,7 +6,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -25,15 +24,7 @@ import (
 // collector that is down) and once with OTEL_SDK_DISABLED=true: both go
 // through telemetry.Setup, as the commands do.
 func TestTraceContextAcrossTheGatewayHop(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds binaries")
-	}
-	bin := t.TempDir()
-	build := exec.Command("go", "build", "-o", bin+"/", "./cmd/api-gateway", "./cmd/workflow-agent", "./cmd/workflow-engine")
-	build.Dir = repoRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildCommands(t, "./cmd/api-gateway", "./cmd/workflow-agent", "./cmd/workflow-engine")
 	for _, mode := range []struct {
 		name string
 		env  []string
