@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -436,15 +437,15 @@ func roundTrip(t *testing.T, fields []field, opts ...Option) (trackingID string,
 	return resp.Header.Get(HeaderTrackingID), down.last(t), spans
 }
 
-// Every extract case, through a server and on to the next service.
+// Every extract case, through a server and on to the next service; but
+// those with a control character, which net/http refuses to send (the
+// extract table covers them).
 func TestW3CRoundTrip(t *testing.T) {
 	for _, tc := range extractCases {
+		if slices.ContainsFunc(tc.fields, func(f field) bool { return strings.ContainsRune(f.value, 0x7f) }) {
+			continue
+		}
 		t.Run(tc.name, func(t *testing.T) {
-			for _, f := range tc.fields {
-				if strings.ContainsRune(f.value, 0x7f) {
-					t.Skip("net/http does not send a control character")
-				}
-			}
 			trackingID, h, _ := roundTrip(t, tc.fields)
 			traceID, spanID, flags := checkOutgoing(t, h)
 			if traceID != trackingID {
