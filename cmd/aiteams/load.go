@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -37,10 +38,13 @@ const (
 	loadTraceCheckers = 16
 )
 
-// workflowCounterQuery counts the gateway's answers to POST /api/v1/workflows
-// (request_count, docs/metrics.md; the collector turns service.name into
-// the service label).
-const workflowCounterQuery = `sum(request_count{service="api-gateway",endpoint="/api/v1/workflows",method="POST"})`
+// workflowCounterQuery selects the gateway's counters of answers to POST
+// /api/v1/workflows (request_count, docs/metrics.md; the collector turns
+// service.name into the service label), one series per gateway instance
+// and status. They are compared series by series with the baseline, not
+// summed: a collector restart drops the series of instances that are gone,
+// and a sum would lose their count.
+const workflowCounterQuery = `request_count{service="api-gateway",endpoint="/api/v1/workflows",method="POST"}`
 
 // completeMeans is what aiteams load calls a complete trace; tracePartsMissing
 // checks it.
@@ -411,18 +415,22 @@ func runLoadTest(ctx context.Context, c loadConfig, tick func()) (loadReport, er
 		}
 	}
 	var baseline float64
+	var baseSeries map[string]float64
 	var dropsBefore map[string]*float64
 	if prom != nil {
 		var err error
-		if baseline, err = prom.Scalar(ctx, workflowCounterQuery); err != nil {
+		if baseSeries, err = readCounterSeries(ctx, *prom); err != nil {
 			return loadReport{}, &exitError{code: 2, err: fmt.Errorf("Prometheus unreachable: %w", err)}
+		}
+		for _, v := range baseSeries {
+			baseline += v
 		}
 		dropsBefore = readDropCounters(ctx, *prom)
 	}
 
 	runEnded := make(chan struct{})
 	traces := &traceWatcher{jaeger: jaeger, reqs: l.reqs, answered: l.answered, sampleEvery: max(c.delaySample, 1), runEnded: runEnded, pollEvery: c.pollEvery}
-	counter := &counterWatcher{prom: prom, baseline: baseline}
+	counter := &counterWatcher{prom: prom, baseline: baseline, baseSeries: baseSeries}
 	var watchers sync.WaitGroup
 	if jaeger != nil {
 		watchers.Go(func() {
@@ -813,8 +821,9 @@ func (w *traceWatcher) summary(reqs []loadRequest, jaegerURL string) (traceSumma
 // the order they ended) is visible once the counter reads baseline+n.
 type counterWatcher struct {
 	prom       *lookup.Prometheus
-	baseline   float64
-	target     float64 // set when the run has ended
+	baseline   float64            // the series' sum before the run
+	baseSeries map[string]float64 // each series before the run
+	target     float64            // set when the run has ended
 	samples    []counterSample
 	longestGap time.Duration
 	errors     int
@@ -827,7 +836,7 @@ type counterSample struct {
 }
 
 func (w *counterWatcher) poll(ctx context.Context) {
-	v, err := w.prom.Scalar(ctx, workflowCounterQuery)
+	series, err := readCounterSeries(ctx, *w.prom)
 	if err != nil {
 		if ctx.Err() == nil {
 			w.errors++
@@ -835,7 +844,40 @@ func (w *counterWatcher) poll(ctx context.Context) {
 		}
 		return
 	}
-	w.samples = append(w.samples, counterSample{at: time.Now(), value: v})
+	w.samples = append(w.samples, counterSample{at: time.Now(), value: w.baseline + countedSince(w.baseSeries, series)})
+}
+
+// readCounterSeries reads workflowCounterQuery, each series by its labels.
+func readCounterSeries(ctx context.Context, prom lookup.Prometheus) (map[string]float64, error) {
+	samples, err := prom.Query(ctx, workflowCounterQuery)
+	if err != nil {
+		return nil, err
+	}
+	series := make(map[string]float64, len(samples))
+	for _, s := range samples {
+		keys := slices.Sorted(maps.Keys(s.Labels))
+		var id strings.Builder
+		for _, k := range keys {
+			fmt.Fprintf(&id, "%s=%q,", k, s.Labels[k])
+		}
+		series[id.String()] += s.Value
+	}
+	return series, nil
+}
+
+// countedSince is how much the counters grew since base: each series
+// against its own baseline, a new one (a new instance, or one that
+// restarted from zero) in full, and a series that is gone not at all.
+func countedSince(base, now map[string]float64) float64 {
+	var n float64
+	for id, v := range now {
+		if b, ok := base[id]; ok && v >= b {
+			n += v - b
+		} else {
+			n += v
+		}
+	}
+	return n
 }
 
 func (w *counterWatcher) finished() bool {
@@ -843,7 +885,7 @@ func (w *counterWatcher) finished() bool {
 }
 
 func (w *counterWatcher) summary(reqs []loadRequest) delaySummary {
-	ds := delaySummary{Source: "Prometheus " + workflowCounterQuery + " ≥ baseline + n", ResolutionS: w.longestGap.Seconds(),
+	ds := delaySummary{Source: "Prometheus " + workflowCounterQuery + ", each series against its baseline, ≥ n", ResolutionS: w.longestGap.Seconds(),
 		Errors: w.errors, LastError: w.lastError}
 	base := w.baseline
 	ds.Baseline = &base

@@ -33,6 +33,10 @@ type fakeStack struct {
 	jaegerDelay time.Duration
 	promDelay   time.Duration
 	baseline    float64 // request_count before the run
+	// restarted: the baseline is an earlier gateway's series, which
+	// vanishes at the first answer (as at a collector restart), and the
+	// answers are counted on a new instance's series.
+	restarted bool
 
 	mu                sync.Mutex
 	availabilityQuery string // the last one asked
@@ -165,14 +169,25 @@ func (f *fakeStack) servePrometheus(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.Contains(q, "request_count{") && strings.Contains(q, `service="api-gateway"`) && strings.Contains(q, `endpoint="/api/v1/workflows"`):
 		f.mu.Lock()
-		n := f.baseline
+		var n float64
 		for _, at := range f.answeredAt {
 			if time.Since(at) >= f.promDelay {
 				n++
 			}
 		}
+		answered := len(f.answeredAt)
 		f.mu.Unlock()
-		result = fmt.Sprintf(`[{"metric":{},"value":[%.3f,"%g"]}]`, float64(time.Now().UnixMilli())/1000, n)
+		now := float64(time.Now().UnixMilli()) / 1000
+		switch {
+		case !f.restarted:
+			result = fmt.Sprintf(`[{"metric":{"instance":"gw"},"value":[%.3f,"%g"]}]`, now, f.baseline+n)
+		case answered == 0:
+			result = fmt.Sprintf(`[{"metric":{"instance":"earlier"},"value":[%.3f,"%g"]}]`, now, f.baseline)
+		case n == 0:
+			result = `[]`
+		default:
+			result = fmt.Sprintf(`[{"metric":{"instance":"gw"},"value":[%.3f,"%g"]}]`, now, n)
+		}
 	case strings.HasPrefix(q, "1 - ((sum(increase(request_count{service=\"api-gateway\",status_code=~\"5..\"}["):
 		f.mu.Lock()
 		f.availabilityQuery = q
@@ -199,6 +214,17 @@ func (f *fakeStack) requests() int {
 func (f *fakeStack) args(extra ...string) []string {
 	return append([]string{"load", "-key", "test-key", "-gateway", f.gateway.URL, "-jaeger", f.jaeger.URL,
 		"-prometheus", f.prometheus.URL, "-poll", "20ms"}, extra...)
+}
+
+// The counter is read series by series: when an earlier gateway's series
+// vanishes (a collector restart drops it), its count does not go with it.
+func TestLoadCountsAcrossVanishingSeries(t *testing.T) {
+	f := newFakeStack(t, func(f *fakeStack) { f.restarted, f.promDelay = true, 100*time.Millisecond })
+	rep, _, _ := runLoadReport(t, f, 0, "-rate", "100", "-concurrency", "4", "-count", "20", "-duration", "5s", "-check-timeout", "5s")
+	p := rep.Prometheus
+	if p.Visible != 20 || p.Total != 20 || p.Baseline == nil || *p.Baseline != 7 || p.Final == nil || *p.Final != 27 {
+		t.Errorf("response → Prometheus %+v, want all 20 counted, 7 → 27", p)
+	}
 }
 
 // runLoadReport runs aiteams load --json against f, wants exit code want,
